@@ -1,0 +1,5 @@
+"""``python -m edge_infer``: the command-line interface."""
+
+from edge_infer.cli import main
+
+raise SystemExit(main())

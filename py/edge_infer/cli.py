@@ -1,0 +1,84 @@
+"""Command line for the CPython host: ``python -m edge_infer classify IMAGE...``.
+
+Prints one JSON result per image, one per line, in the same shape the browser produces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from edge_infer.manifest import ManifestError, load_manifest
+
+
+def default_manifest_path() -> Path:
+    """``$EDGE_INFER_MANIFEST``, else ``./models/manifest.json``, else the source checkout's."""
+    env = os.environ.get("EDGE_INFER_MANIFEST")
+    if env:
+        return Path(env)
+    local = Path("models/manifest.json")
+    if local.is_file():
+        return local
+    return Path(__file__).resolve().parents[2] / "models" / "manifest.json"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one sub-command per action."""
+    parser = argparse.ArgumentParser(prog="edge_infer", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    classify = sub.add_parser("classify", help="classify image files, print JSON lines")
+    classify.add_argument("images", nargs="+", type=Path, help="image files")
+    classify.add_argument("--model", help="manifest model id (default: the manifest's default)")
+    classify.add_argument("--top-k", type=int, default=5, help="classes per result (default 5)")
+    classify.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
+    classify.add_argument("--manifest", type=Path, default=None, help="path to manifest.json")
+    sub.add_parser("models", help="list the manifest's models").add_argument(
+        "--manifest", type=Path, default=None
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code (0 ok, 1 some image failed, 2 usage)."""
+    args = build_parser().parse_args(argv)
+    manifest_path = args.manifest or default_manifest_path()
+    try:
+        manifest = load_manifest(manifest_path)
+    except ManifestError as exc:
+        print(f"edge_infer: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "models":
+        for model in manifest.models.values():
+            default = " (default)" if model.id == manifest.default_model else ""
+            print(f"{model.id}\t{model.version}\t{model.bytes}\t{model.name}{default}")
+        return 0
+    return _classify(args, manifest, manifest_path.parent)
+
+
+def _classify(args, manifest, models_dir: Path) -> int:
+    from edge_infer.decode import DecodeError, decode_file
+    from edge_infer.hosts.native import ModelIntegrityError, create_pipeline
+
+    if args.top_k < 1 or args.threads < 1:
+        print("edge_infer: --top-k and --threads must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        pipeline = create_pipeline(manifest, models_dir, args.model, args.threads)
+    except (ManifestError, ModelIntegrityError) as exc:
+        print(f"edge_infer: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for path in args.images:
+        try:
+            pixels, decode_ms = decode_file(path)
+            result = pipeline.classify_sync(pixels, top_k=args.top_k, decode_ms=decode_ms)
+        except (DecodeError, ValueError) as exc:
+            print(f"edge_infer: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        result["file"] = str(path)
+        print(json.dumps(result), flush=True)
+    return status

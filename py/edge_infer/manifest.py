@@ -1,0 +1,326 @@
+"""The model manifest: parsing and validation with errors that name the offending field.
+
+The manifest (``models/manifest.json``) is data: every model the app can run is an entry in
+it, and no code hard-codes a model. See ``models/README.md`` for the schema.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_INTERPOLATIONS = ("bilinear",)
+_LAYOUTS = ("NCHW",)
+
+
+class ManifestError(ValueError):
+    """A manifest is malformed; the message starts with the path of the offending field."""
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """How raw RGB pixels become the model's input tensor.
+
+    Pixel values ``v`` in 0..255 become ``(v * scale - mean[c]) / std[c]`` after resizing the
+    shorter side to ``resize_shorter_side`` and centre-cropping ``crop_height x crop_width``.
+    """
+
+    resize_shorter_side: int
+    interpolation: str
+    antialias: bool
+    crop_height: int
+    crop_width: int
+    scale: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    layout: str = "NCHW"
+    background: tuple[int, int, int] = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One runnable model file and everything needed to use it."""
+
+    id: str
+    version: str
+    name: str
+    file: str
+    sha256: str
+    bytes: int
+    license: str
+    input_name: str
+    input_shape: tuple[int, ...]
+    output_name: str
+    preprocess: PreprocessSpec
+    labels: tuple[str, ...]
+    family: str = ""
+    precision: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """All models the app knows, keyed by id, plus the default model's id."""
+
+    default_model: str
+    models: dict[str, ModelSpec]
+
+    def get(self, model_id: str | None = None) -> ModelSpec:
+        """Return the model with ``model_id`` (the default model when None).
+
+        Raises:
+            ManifestError: no model has that id; the message lists the known ids.
+
+        """
+        key = self.default_model if model_id is None else model_id
+        try:
+            return self.models[key]
+        except KeyError:
+            known = ", ".join(sorted(self.models))
+            raise ManifestError(f"unknown model id {key!r}; known ids: {known}") from None
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Read and validate a manifest file.
+
+    Raises:
+        ManifestError: the file is missing, is not JSON, or fails validation.
+
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
+    return parse_manifest_json(text, source=str(path))
+
+
+def parse_manifest_json(text: str, *, source: str = "manifest") -> Manifest:
+    """Parse manifest JSON text; errors name ``source`` and the JSON position."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(
+            f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    return parse_manifest(data)
+
+
+def parse_manifest(data: Any) -> Manifest:
+    """Validate a decoded manifest object and build a :class:`Manifest`."""
+    root = _Obj(data, "manifest")
+    version = root.int("schema_version", minimum=1)
+    if version != SCHEMA_VERSION:
+        raise ManifestError(
+            f"schema_version: unsupported version {version} (this code reads {SCHEMA_VERSION})"
+        )
+    label_sets = _parse_label_sets(root.obj("label_sets"))
+    models: dict[str, ModelSpec] = {}
+    for i, raw in enumerate(root.list("models", min_len=1)):
+        spec = _parse_model(_Obj(raw, f"models[{i}]"), label_sets)
+        if spec.id in models:
+            raise ManifestError(f"models[{i}].id: duplicate id {spec.id!r}")
+        models[spec.id] = spec
+    default = root.str("default_model")
+    if default not in models:
+        raise ManifestError(f"default_model: {default!r} is not the id of any entry in models")
+    return Manifest(default_model=default, models=models)
+
+
+def _parse_label_sets(obj: _Obj) -> dict[str, tuple[str, ...]]:
+    sets = {}
+    for name in obj.value:
+        entry = obj.obj(name)
+        labels = entry.list("labels", min_len=1)
+        for j, label in enumerate(labels):
+            if not isinstance(label, str) or not label.strip():
+                raise ManifestError(f"{entry.path}.labels[{j}]: expected a non-empty string")
+        sets[name] = tuple(labels)
+    return sets
+
+
+def _parse_model(m: _Obj, label_sets: dict[str, tuple[str, ...]]) -> ModelSpec:
+    model_id = m.str("id")
+    if not _ID.match(model_id):
+        raise ManifestError(f"{m.path}.id: {model_id!r} must match {_ID.pattern}")
+    sha = m.str("sha256")
+    if not _SHA256.match(sha):
+        raise ManifestError(f"{m.path}.sha256: expected 64 lowercase hex digits")
+    file = m.str("file")
+    if "/" in file or "\\" in file or file.startswith("."):
+        raise ManifestError(f"{m.path}.file: {file!r} must be a plain file name in models/")
+
+    inp, out = m.obj("input"), m.obj("output")
+    shape = tuple(inp.int_list("shape", length=4, minimum=1))
+    if inp.str("dtype") != "float32":
+        raise ManifestError(f"{inp.path}.dtype: only float32 inputs are supported")
+
+    labels_name = m.str("labels")
+    if labels_name not in label_sets:
+        known = ", ".join(sorted(label_sets))
+        raise ManifestError(f"{m.path}.labels: unknown label set {labels_name!r}; known: {known}")
+    labels = label_sets[labels_name]
+    out_shape = out.int_list("shape", length=2, minimum=1)
+    if out_shape[1] != len(labels):
+        raise ManifestError(
+            f"{out.path}.shape: {out_shape[1]} classes but label set {labels_name!r} "
+            f"has {len(labels)} labels"
+        )
+
+    pre = _parse_preprocess(m.obj("preprocess"))
+    if shape[0] != 1 or shape[1] != 3 or shape[2:] != (pre.crop_height, pre.crop_width):
+        raise ManifestError(
+            f"{inp.path}.shape: {list(shape)} does not match the preprocess crop "
+            f"[1, 3, {pre.crop_height}, {pre.crop_width}]"
+        )
+    return ModelSpec(
+        id=model_id,
+        version=m.str("version"),
+        name=m.str("name"),
+        file=file,
+        sha256=sha,
+        bytes=m.int("bytes", minimum=1),
+        license=m.str("license"),
+        input_name=inp.str("name"),
+        input_shape=shape,
+        output_name=out.str("name"),
+        preprocess=pre,
+        labels=labels,
+        family=m.optional_str("family"),
+        precision=m.optional_str("precision"),
+        provenance=m.obj("provenance").value,
+    )
+
+
+def parse_preprocess(data: Any, path: str = "preprocess") -> PreprocessSpec:
+    """Validate one manifest ``preprocess`` block (used by tools that build entries)."""
+    return _parse_preprocess(_Obj(data, path))
+
+
+def _parse_preprocess(p: _Obj) -> PreprocessSpec:
+    resize, crop = p.obj("resize"), p.obj("crop")
+    interpolation = resize.str("interpolation")
+    if interpolation not in _INTERPOLATIONS:
+        raise ManifestError(
+            f"{resize.path}.interpolation: {interpolation!r} is not one of {_INTERPOLATIONS}"
+        )
+    layout = p.str("layout")
+    if layout not in _LAYOUTS:
+        raise ManifestError(f"{p.path}.layout: {layout!r} is not one of {_LAYOUTS}")
+    if p.value.get("channel_order", "RGB") != "RGB":
+        raise ManifestError(f"{p.path}.channel_order: only 'RGB' is supported")
+    std = p.float_list("std", length=3)
+    if any(s <= 0 for s in std):
+        raise ManifestError(f"{p.path}.std: every value must be > 0")
+    crop_h, crop_w = crop.int("height", minimum=1), crop.int("width", minimum=1)
+    shorter = resize.int("shorter_side", minimum=1)
+    if shorter < max(crop_h, crop_w):
+        raise ManifestError(
+            f"{resize.path}.shorter_side: {shorter} is smaller than the crop {crop_h}x{crop_w}"
+        )
+    background = tuple(p.int_list("background", length=3, minimum=0, required=False) or [255] * 3)
+    if any(c > 255 for c in background):
+        raise ManifestError(f"{p.path}.background: values must be 0..255")
+    return PreprocessSpec(
+        resize_shorter_side=shorter,
+        interpolation=interpolation,
+        antialias=resize.bool("antialias"),
+        crop_height=crop_h,
+        crop_width=crop_w,
+        scale=p.float("scale"),
+        mean=tuple(p.float_list("mean", length=3)),
+        std=tuple(std),
+        layout=layout,
+        background=background,
+    )
+
+
+class _Obj:
+    """A JSON object with typed accessors whose errors name the field's path."""
+
+    def __init__(self, value: Any, path: str):
+        if not isinstance(value, dict):
+            raise ManifestError(f"{path}: expected an object, got {_kind(value)}")
+        self.value, self.path = value, path
+
+    def _get(self, key: str, required: bool = True) -> Any:
+        if key not in self.value:
+            if required:
+                raise ManifestError(f"{self.path}.{key}: missing required field")
+            return None
+        return self.value[key]
+
+    def obj(self, key: str) -> _Obj:
+        return _Obj(self._get(key), f"{self.path}.{key}")
+
+    def str(self, key: str) -> str:
+        v = self._get(key)
+        if not isinstance(v, str) or not v:
+            raise ManifestError(f"{self.path}.{key}: expected a non-empty string, got {_kind(v)}")
+        return v
+
+    def optional_str(self, key: str) -> str:
+        return "" if key not in self.value else self.str(key)
+
+    def bool(self, key: str) -> bool:
+        v = self._get(key)
+        if not isinstance(v, bool):
+            raise ManifestError(f"{self.path}.{key}: expected true or false, got {_kind(v)}")
+        return v
+
+    def int(self, key: str, minimum: int | None = None) -> int:
+        v = self._get(key)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ManifestError(f"{self.path}.{key}: expected an integer, got {_kind(v)}")
+        if minimum is not None and v < minimum:
+            raise ManifestError(f"{self.path}.{key}: {v} is below the minimum {minimum}")
+        return v
+
+    def float(self, key: str) -> float:
+        v = self._get(key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ManifestError(f"{self.path}.{key}: expected a finite number, got {_kind(v)}")
+        return float(v)
+
+    def list(self, key: str, *, length: int | None = None, min_len: int = 0) -> list:
+        v = self._get(key)
+        if not isinstance(v, list):
+            raise ManifestError(f"{self.path}.{key}: expected a list, got {_kind(v)}")
+        if length is not None and len(v) != length:
+            raise ManifestError(f"{self.path}.{key}: expected {length} items, got {len(v)}")
+        if len(v) < min_len:
+            raise ManifestError(f"{self.path}.{key}: expected at least {min_len} item(s)")
+        return v
+
+    def int_list(self, key, *, length, minimum=None, required=True):
+        if not required and key not in self.value:
+            return None
+        items = self.list(key, length=length)
+        for j, v in enumerate(items):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ManifestError(f"{self.path}.{key}[{j}]: expected an integer, got {_kind(v)}")
+            if minimum is not None and v < minimum:
+                raise ManifestError(f"{self.path}.{key}[{j}]: {v} is below the minimum {minimum}")
+        return items
+
+    def float_list(self, key, *, length):
+        items = self.list(key, length=length)
+        for j, v in enumerate(items):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise ManifestError(f"{self.path}.{key}[{j}]: expected a finite number")
+        return [float(v) for v in items]
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(v), type(v).__name__
+    )
