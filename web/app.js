@@ -1,0 +1,205 @@
+/**
+ * The demo page: drop, pick or paste images; show top-5 and per-stage timings for each.
+ * All work goes through the public client API, exactly as an embedder would use it.
+ */
+import { createClassifier } from './edge-infer.js';
+
+const STAGE_NAMES = {
+  config: 'configuration',
+  pyodide: 'Python runtime (Pyodide)',
+  numpy: 'numpy',
+  package: 'edge_infer package',
+  onnxruntime: 'onnxruntime-web',
+  model: 'model',
+  session: 'inference session',
+  warmup: 'warm-up run',
+};
+
+const $ = (selector) => document.querySelector(selector);
+const params = new URLSearchParams(location.search);
+const threads = params.has('threads') ? Number(params.get('threads')) : undefined;
+const pending = new Set(); // result cards not yet settled
+let lastError = null;
+
+const classifier = createClassifier({
+  model: params.get('model') || undefined,
+  threads,
+  onProgress: showProgress,
+});
+
+classifier.ready.then(
+  (info) => {
+    $('#status-text').textContent = `Ready: ${info.model.name} (loaded in ${(info.startup_ms.ready / 1000).toFixed(2)} s)`;
+    $('#status-bytes').textContent = '';
+    showRuntime(info);
+    updateState();
+  },
+  (err) => {
+    $('#status-text').textContent = 'The runtime failed to load.';
+    showMessage(`${err.message} [${err.code}]`);
+    document.body.dataset.state = 'error';
+  },
+);
+
+function showProgress({ state, stages, loaded, total }) {
+  if (state !== 'loading') return;
+  const names = stages.map((s) => STAGE_NAMES[s] ?? s);
+  $('#status-text').textContent = names.length ? `Loading ${names.join(', ')}…` : 'Loading…';
+  $('#status-bytes').textContent = total ? `${mb(loaded)} / ${mb(total)} MB` : '';
+  const bar = $('#load-progress');
+  bar.max = total || 1;
+  bar.value = Math.min(loaded, total || 0);
+}
+
+function showRuntime({ runtime, model }) {
+  const facts = [
+    ['Model', `${model.id} v${model.version}`],
+    ['Pyodide', `${runtime.pyodide} (Python ${runtime.python})`],
+    ['numpy', runtime.numpy],
+    ['onnxruntime-web', `${runtime.onnxruntime_web} (${runtime.execution_provider}, SIMD)`],
+    ['Threads', String(runtime.threads)],
+    ['Cross-origin isolated', runtime.cross_origin_isolated ? 'yes' : 'no (threads limited to 1)'],
+    ...runtime.notes.map((note) => ['Note', note]),
+  ];
+  const dl = $('#runtime-facts');
+  dl.replaceChildren(...facts.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
+  dl.hidden = false;
+}
+
+/** Classify files one after another, each with its own card, in the order given. */
+function classifyFiles(files) {
+  const list = [...files];
+  if (!list.length) return;
+  hideMessage();
+  for (const file of list) {
+    const card = addCard(file);
+    pending.add(card);
+    updateState();
+    classifier
+      .classify(file)
+      .then((result) => showResult(card, result))
+      .catch((err) => showCardError(card, err))
+      .finally(() => {
+        pending.delete(card);
+        updateState();
+      });
+  }
+}
+
+function addCard(file) {
+  const card = $('#result-template').content.firstElementChild.cloneNode(true);
+  card.dataset.state = 'pending';
+  card.querySelector('.file-name').textContent = file.name || 'pasted image';
+  const img = card.querySelector('.preview');
+  if (file.type.startsWith('image/')) {
+    img.src = URL.createObjectURL(file);
+    img.alt = `Preview of ${file.name || 'the pasted image'}`;
+    img.addEventListener('error', () => img.removeAttribute('src'), { once: true });
+  }
+  $('#results').append(card);
+  $('.results-head').hidden = false;
+  return card;
+}
+
+function showResult(card, result) {
+  card.dataset.state = 'done';
+  card.dataset.result = JSON.stringify(result);
+  card.querySelector('.status').textContent =
+    `${result.label} · ${pct(result.confidence)} · ${result.image.width}×${result.image.height}`;
+  card.querySelector('.top-k').replaceChildren(
+    ...result.top_k.map(({ label, probability }) => {
+      const bar = el('span', '', 'bar');
+      bar.setAttribute('role', 'img');
+      bar.setAttribute('aria-label', `${label}: ${pct(probability)}`);
+      const fill = el('span');
+      fill.style.width = `${(probability * 100).toFixed(2)}%`;
+      bar.append(fill);
+      return el('li', [el('span', label, 'label'), bar, el('span', pct(probability), 'pct')]);
+    }),
+  );
+  const table = card.querySelector('.timings');
+  for (const td of table.querySelectorAll('td')) td.textContent = result.timings_ms[td.dataset.stage].toFixed(2);
+  table.hidden = false;
+  lastError = null;
+}
+
+function showCardError(card, err) {
+  card.dataset.state = 'error';
+  card.dataset.errorCode = err.code ?? 'E_INTERNAL';
+  card.querySelector('.status').textContent = err.message;
+  card.querySelector('.status').setAttribute('role', 'alert');
+  lastError = err;
+  showMessage(`${card.querySelector('.file-name').textContent}: ${err.message}`);
+}
+
+function updateState() {
+  const body = document.body;
+  if (!classifier.runtime) return; // still loading (or failed to load)
+  if (pending.size) body.dataset.state = 'busy';
+  else body.dataset.state = lastError ? 'error' : 'ready';
+}
+
+function showMessage(text) {
+  const box = $('#message');
+  box.textContent = text;
+  box.hidden = false;
+}
+
+function hideMessage() {
+  $('#message').hidden = true;
+}
+
+function el(tag, content = '', className = '') {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (Array.isArray(content)) node.append(...content);
+  else node.textContent = content;
+  return node;
+}
+
+const pct = (p) => `${(p * 100).toFixed(1)}%`;
+const mb = (bytes) => (bytes / 1e6).toFixed(1);
+
+// Inputs: file picker, drop anywhere on the page, paste, keyboard on the drop zone.
+$('#file-input').addEventListener('change', (event) => {
+  classifyFiles(event.target.files);
+  event.target.value = ''; // picking the same file again fires change again
+});
+const zone = $('#drop-zone');
+zone.addEventListener('click', (event) => {
+  if (event.target.tagName !== 'LABEL') $('#file-input').click();
+});
+zone.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' || event.key === ' ') {
+    event.preventDefault();
+    $('#file-input').click();
+  }
+});
+document.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  zone.classList.add('dragging');
+});
+document.addEventListener('dragleave', (event) => {
+  if (!event.relatedTarget) zone.classList.remove('dragging');
+});
+document.addEventListener('drop', (event) => {
+  event.preventDefault();
+  zone.classList.remove('dragging');
+  classifyFiles(event.dataTransfer?.files ?? []);
+});
+document.addEventListener('paste', (event) => {
+  const files = [...(event.clipboardData?.items ?? [])]
+    .filter((item) => item.kind === 'file')
+    .map((item) => item.getAsFile())
+    .filter(Boolean);
+  if (files.length) {
+    event.preventDefault();
+    classifyFiles(files);
+  }
+});
+$('#clear-results').addEventListener('click', () => {
+  for (const img of document.querySelectorAll('#results .preview[src]')) URL.revokeObjectURL(img.src);
+  for (const card of document.querySelectorAll('#results .result')) if (!pending.has(card)) card.remove();
+  if (!$('#results').children.length) $('.results-head').hidden = true;
+  hideMessage();
+});

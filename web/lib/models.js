@@ -1,0 +1,86 @@
+/**
+ * The manifest and model files: fetch with byte progress, verify sha256 before use.
+ */
+import { EdgeInferError, ErrorCode } from './errors.js';
+import { sha256Hex } from './runtime/fetch-progress.js';
+
+/**
+ * Fetch and minimally check the manifest (Python validates it fully).
+ * @param {URL} url
+ * @returns {Promise<{text: string, data: object}>}
+ */
+export async function fetchManifest(url) {
+  let text;
+  try {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    text = await response.text();
+  } catch (err) {
+    throw new EdgeInferError(ErrorCode.MANIFEST, `cannot fetch ${url}: ${err.message}`, { file: String(url) });
+  }
+  let data;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new EdgeInferError(ErrorCode.MANIFEST, `${url} is not valid JSON: ${err.message}`);
+  }
+  if (!Array.isArray(data?.models)) throw new EdgeInferError(ErrorCode.MANIFEST, `${url}: models must be a list`);
+  return { text, data };
+}
+
+/**
+ * Find a model entry by id (the manifest's default when id is empty).
+ * @param {object} manifest parsed manifest
+ * @param {string} [id]
+ */
+export function findModel(manifest, id) {
+  const key = id || manifest.default_model;
+  const model = manifest.models.find((m) => m.id === key);
+  if (!model) {
+    const known = manifest.models.map((m) => m.id).join(', ');
+    throw new EdgeInferError(ErrorCode.MODEL_UNKNOWN, `unknown model "${key}"; known models: ${known}`);
+  }
+  return model;
+}
+
+/**
+ * Download a model file with progress and verify its size and sha256 against the manifest.
+ * @param {URL} modelsUrl folder of the model files
+ * @param {object} model manifest entry
+ * @param {(loaded: number, total: number) => void} [onBytes]
+ * @returns {Promise<Uint8Array>}
+ */
+export async function fetchVerifiedModel(modelsUrl, model, onBytes = () => {}) {
+  const url = new URL(model.file, modelsUrl).href;
+  let response;
+  try {
+    response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  } catch (err) {
+    throw new EdgeInferError(ErrorCode.MODEL_FETCH, `cannot fetch model ${model.id} (${url}): ${err.message}`, { file: url });
+  }
+  const bytes = new Uint8Array(model.bytes);
+  let loaded = 0;
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (loaded + value.byteLength > bytes.length) throw integrityError(model, url, 'is larger than the manifest says');
+      bytes.set(value, loaded);
+      loaded += value.byteLength;
+      onBytes(loaded, model.bytes);
+    }
+  } catch (err) {
+    if (err instanceof EdgeInferError) throw err;
+    throw new EdgeInferError(ErrorCode.MODEL_FETCH, `download of model ${model.id} failed: ${err.message}`, { file: url });
+  }
+  if (loaded !== model.bytes) throw integrityError(model, url, `has ${loaded} bytes, the manifest says ${model.bytes}`);
+  const digest = await sha256Hex(bytes);
+  if (digest !== model.sha256) throw integrityError(model, url, `has sha256 ${digest}, the manifest says ${model.sha256}`);
+  return bytes;
+}
+
+function integrityError(model, url, what) {
+  return new EdgeInferError(ErrorCode.MODEL_INTEGRITY, `model ${model.id} refused: ${url} ${what}`, { file: url });
+}

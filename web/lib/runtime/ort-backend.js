@@ -1,0 +1,119 @@
+/**
+ * onnxruntime-web, WASM SIMD backend. The only module that talks to onnxruntime-web.
+ *
+ * Runs in the same worker as Pyodide, without ORT's proxy worker: the proxy transfers input
+ * buffers, which breaks zero-copy views on Pyodide's memory.
+ */
+import { EdgeInferError, ErrorCode } from '../errors.js';
+
+/** Execution providers this build ships. Others are detected and reported, then skipped. */
+const SHIPPED_PROVIDERS = ['wasm'];
+
+/**
+ * Load onnxruntime-web and configure its WASM backend.
+ * @param {object} opts
+ * @param {URL} opts.ortUrl folder holding ort.wasm.min.mjs and ort-wasm-simd-threaded.{mjs,wasm}
+ * @param {number} opts.threads requested intra-op threads (1 without cross-origin isolation)
+ * @param {string} [opts.provider] preferred execution provider ('wasm', 'webgpu', 'webnn')
+ * @returns {Promise<OrtBackend>}
+ */
+export async function loadOrt({ ortUrl, threads, provider = 'wasm' }) {
+  const entry = new URL('ort.wasm.min.mjs', ortUrl).href;
+  let ort;
+  try {
+    ort = await import(entry);
+  } catch (err) {
+    throw new EdgeInferError(ErrorCode.RUNTIME_LOAD, `failed to load ${entry}: ${err.message}`, { file: entry });
+  }
+  ort.env.wasm.wasmPaths = new URL('./', ortUrl).href;
+  ort.env.wasm.numThreads = threads;
+  ort.env.wasm.proxy = false;
+  ort.env.logLevel = 'error';
+  return new OrtBackend(ort, await chooseProvider(provider));
+}
+
+async function chooseProvider(requested) {
+  if (SHIPPED_PROVIDERS.includes(requested)) return { name: requested, note: null };
+  let available = false;
+  try {
+    if (requested === 'webgpu') available = !!(await navigator.gpu?.requestAdapter());
+    if (requested === 'webnn') available = !!navigator.ml;
+  } catch {
+    available = false;
+  }
+  const why = available
+    ? `${requested} is available in this browser, but this build ships the WASM backend only`
+    : `${requested} is not available in this browser`;
+  return { name: 'wasm', note: `${why}; using wasm` };
+}
+
+/** A loaded onnxruntime-web with the settings it really uses. */
+export class OrtBackend {
+  constructor(ort, provider) {
+    this.ort = ort;
+    this.provider = provider;
+  }
+
+  /** onnxruntime-web's version string. */
+  get version() {
+    return this.ort.env.versions?.web ?? this.ort.env.versions?.common ?? 'unknown';
+  }
+
+  /** Threads in use; ORT lowers the request to 1 without cross-origin isolation. */
+  get threads() {
+    return this.ort.env.wasm.numThreads;
+  }
+
+  /**
+   * Create a session from verified model bytes.
+   * @param {Uint8Array} bytes the .onnx file
+   * @param {{id: string, input: {name: string, shape: number[]}, output: {name: string}}} model manifest entry
+   * @returns {Promise<OrtModelSession>}
+   */
+  async createSession(bytes, model) {
+    try {
+      const session = await this.ort.InferenceSession.create(bytes, {
+        executionProviders: [this.provider.name],
+        graphOptimizationLevel: 'all',
+      });
+      return new OrtModelSession(this.ort, session, model);
+    } catch (err) {
+      throw new EdgeInferError(ErrorCode.INFERENCE, `cannot create a session for model ${model.id}: ${err.message}`);
+    }
+  }
+}
+
+/** One model's session, run on float32 views without copying them first. */
+export class OrtModelSession {
+  constructor(ort, session, model) {
+    this.ort = ort;
+    this.session = session;
+    this.inputName = model.input.name;
+    this.outputName = model.output.name;
+    this.dims = model.input.shape;
+  }
+
+  /**
+   * Run on a float32 view. ORT copies the view into its own heap during the call, so the
+   * caller may release the view once the promise settles.
+   * @param {Float32Array} view
+   * @returns {Promise<Float32Array>} the logits
+   */
+  async run(view) {
+    try {
+      const input = new this.ort.Tensor('float32', view, this.dims);
+      const outputs = await this.session.run({ [this.inputName]: input });
+      const out = outputs[this.outputName];
+      const data = out.data;
+      out.dispose?.();
+      return data;
+    } catch (err) {
+      throw new EdgeInferError(ErrorCode.INFERENCE, `onnxruntime-web failed: ${err.message}`);
+    }
+  }
+
+  /** Free the session's WASM memory. */
+  async release() {
+    await this.session.release();
+  }
+}

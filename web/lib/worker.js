@@ -1,0 +1,278 @@
+/**
+ * The inference worker: boots the runtime once, then decodes and classifies in order.
+ *
+ * Pyodide (numpy pre/postprocessing) and onnxruntime-web live here, off the main thread.
+ * Message shapes are owned by protocol.js; this module supplies the handlers.
+ */
+import { EdgeInferError, ErrorCode } from './errors.js';
+import { decodeToRGBA } from './decode.js';
+import { fetchManifest, fetchVerifiedModel, findModel } from './models.js';
+import { serveProtocol } from './protocol.js';
+import { countFetchedBytes } from './runtime/fetch-progress.js';
+import { loadOrt } from './runtime/ort-backend.js';
+import { bootPyodide } from './runtime/pyodide-loader.js';
+
+const progress = createProgressTracker();
+let runtime = null; // Promise<Runtime> once init starts
+let queue = Promise.resolve(); // classification is strictly in arrival order
+
+serveProtocol({
+  /** Boot (once) and report runtime facts; later calls share the same runtime. */
+  async init(options, ctx) {
+    const unsubscribe = progress.subscribe(ctx.progress);
+    try {
+      return (await startRuntime(options)).info;
+    } finally {
+      unsubscribe();
+    }
+  },
+
+  /** Decode one image and classify it with the requested model. */
+  async classify({ image, name, model, topK = 5, decodeMs = 0 }, ctx) {
+    if (!runtime) throw new EdgeInferError(ErrorCode.INTERNAL, 'classify before init');
+    const rt = await runtime;
+    const job = queue.then(() => {
+      if (ctx.signal.aborted) throw new EdgeInferError(ErrorCode.ABORTED, 'the request was cancelled');
+      return rt.classify(image, name, model, topK, decodeMs);
+    });
+    queue = job.catch(() => {});
+    return job;
+  },
+});
+
+function startRuntime(options) {
+  runtime ??= bootRuntime(options).catch((err) => {
+    runtime = null; // a later init may retry (for example after the server comes back)
+    progress.fail();
+    throw err;
+  });
+  return runtime;
+}
+
+/**
+ * Everything starts at once: Pyodide + numpy + our wheel, onnxruntime-web, and the model
+ * download. The slowest chain (usually Pyodide) sets the time to ready.
+ */
+async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm' }) {
+  const t0 = performance.now();
+  const base = new URL(baseUrl);
+  const vendorUrl = new URL('vendor/', base);
+  const modelsUrl = new URL('models/', base);
+  const timings = {};
+  countFetchedBytes((_url, n) => progress.bytes(n), (url) => url.startsWith(base.origin));
+
+  progress.start('config');
+  const [vendor, manifest] = await Promise.all([fetchVendor(vendorUrl), fetchManifest(new URL('manifest.json', modelsUrl))]);
+  progress.done('config');
+  const model = findModel(manifest.data, modelId);
+  progress.setTotal(vendorBytes(vendor) + model.bytes);
+
+  const isolated = self.crossOriginIsolated === true;
+  const maxThreads = isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const threads = Math.max(1, Math.min(requestedThreads || maxThreads, maxThreads));
+
+  const python = bootPyodide({ vendorUrl, vendor, timings, onStage: (stage) => progress.start(stage) }).then((out) => {
+    timings.python_done_at = round(performance.now() - t0);
+    progress.done('pyodide', 'numpy', 'package');
+    return out;
+  });
+  const session = (async () => {
+    progress.start('onnxruntime');
+    const ortStart = performance.now();
+    const backendP = loadOrt({ ortUrl: new URL(vendor.onnxruntime_web.dir, vendorUrl), threads, provider }).then((b) => {
+      timings.ort_import = round(performance.now() - ortStart);
+      return b;
+    });
+    progress.start('model');
+    const bytes = await fetchVerifiedModel(modelsUrl, model);
+    timings.model_fetch_done_at = round(performance.now() - t0);
+    progress.done('model');
+    const backend = await backendP;
+    progress.start('session');
+    const sessionStart = performance.now();
+    const s = await backend.createSession(bytes, model);
+    timings.session_create = round(performance.now() - sessionStart);
+    progress.done('onnxruntime', 'session');
+    return { backend, session: s };
+  })();
+  const [{ pyodide, hostModule }, { backend, session: firstSession }] = await Promise.all([python, session]);
+
+  const notes = [];
+  if (requestedThreads > maxThreads) {
+    notes.push(`${requestedThreads} threads requested; ${maxThreads} available (${isolated ? 'hardware' : 'page is not cross-origin isolated'})`);
+  }
+  if (backend.provider.note) notes.push(backend.provider.note);
+  const facts = {
+    pyodide: pyodide.version,
+    onnxruntime_web: backend.version,
+    backend: 'wasm',
+    execution_provider: backend.provider.name,
+    threads: backend.threads,
+    cross_origin_isolated: isolated,
+    notes,
+  };
+  const host = hostModule.BrowserHost(manifest.text, JSON.stringify(facts));
+  hostModule.destroy();
+  const rt = new Runtime({ host, backend, manifest: manifest.data, modelsUrl });
+  rt.addSession(model, firstSession);
+
+  progress.start('warmup');
+  const w0 = performance.now();
+  await rt.warmUp(model.id);
+  timings.warmup = round(performance.now() - w0);
+  progress.done('warmup');
+  timings.ready = round(performance.now() - t0);
+  progress.finish();
+
+  const runtimeFacts = JSON.parse(host.runtime_json());
+  rt.info = { runtime: runtimeFacts, model: { id: model.id, version: model.version, name: model.name }, startup_ms: timings };
+  return rt;
+}
+
+/** Booted state: the Python host, the ORT backend and one session per loaded model. */
+class Runtime {
+  constructor({ host, backend, manifest, modelsUrl }) {
+    this.host = host;
+    this.backend = backend;
+    this.manifest = manifest;
+    this.modelsUrl = modelsUrl;
+    this.sessions = new Map();
+    this.pyClassify = host.classify; // one PyProxy for the method, reused for every call
+  }
+
+  addSession(model, session) {
+    this.sessions.set(model.id, session);
+    // Python hands us a PyProxy of the input tensor; view its buffer, run, release.
+    const run = async (tensorProxy) => {
+      const view = tensorProxy.getBuffer();
+      try {
+        return await session.run(view.data);
+      } finally {
+        view.release();
+      }
+    };
+    this.host.add_model(model.id, run);
+  }
+
+  async ensureModel(modelId) {
+    const model = findModel(this.manifest, modelId);
+    if (!this.sessions.has(model.id)) {
+      const bytes = await fetchVerifiedModel(this.modelsUrl, model);
+      this.addSession(model, await this.backend.createSession(bytes, model));
+    }
+    return model;
+  }
+
+  async classify(image, name, modelId, topK, clientDecodeMs) {
+    const t0 = performance.now();
+    const model = await this.ensureModel(modelId);
+    const { rgba, width, height } = await decodeToRGBA(image, name);
+    const decodeMs = performance.now() - t0 + clientDecodeMs;
+    let json;
+    try {
+      json = await this.pyClassify(model.id, rgba, width, height, topK, decodeMs);
+    } catch (err) {
+      throw toCoded(err);
+    }
+    const result = JSON.parse(json);
+    result.timings_ms.total = round(performance.now() - t0 + clientDecodeMs);
+    result.image = { width, height };
+    return result;
+  }
+
+  /** One full pass on synthetic pixels: compiles every code path before the first image. */
+  async warmUp(modelId) {
+    const width = 320;
+    const height = 240;
+    const rgba = new Uint8ClampedArray(width * height * 4);
+    for (let i = 0; i < rgba.length; i += 4) {
+      rgba[i] = (i / 4) % width;
+      rgba[i + 1] = Math.floor(i / 4 / width);
+      rgba[i + 2] = 128;
+      rgba[i + 3] = 255;
+    }
+    await this.classify({ data: rgba, width, height }, 'warm-up', modelId, 5, 0);
+  }
+}
+
+/** Python exceptions arrive as PythonError; keep coded errors, label the rest. */
+function toCoded(err) {
+  if (err instanceof EdgeInferError) return err;
+  const text = String(err?.message ?? err);
+  const last = text.trim().split('\n').pop();
+  if (/PreprocessError|PostprocessError/.test(last)) return new EdgeInferError(ErrorCode.INPUT, last);
+  if (/EdgeInferError/.test(text)) return new EdgeInferError(ErrorCode.INFERENCE, last);
+  return new EdgeInferError(ErrorCode.INTERNAL, last);
+}
+
+async function fetchVendor(vendorUrl) {
+  const url = new URL('vendor.json', vendorUrl);
+  try {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return await response.json();
+  } catch (err) {
+    throw new EdgeInferError(ErrorCode.RUNTIME_LOAD, `failed to load ${url} (run npm run setup): ${err.message}`, { file: String(url) });
+  }
+}
+
+/** Bytes of the vendored files the worker fetches (ES modules are imported, not fetched). */
+function vendorBytes(vendor) {
+  return Object.entries(vendor.files ?? {})
+    .filter(([path]) => !/\.m?js$/.test(path))
+    .reduce((sum, [, f]) => sum + (f.bytes ?? 0), 0);
+}
+
+function round(ms) {
+  return Math.round(ms * 100) / 100;
+}
+
+/** Aggregates boot progress (active stages + bytes) for every init caller. */
+function createProgressTracker() {
+  const listeners = new Set();
+  const active = new Set();
+  let loaded = 0;
+  let total = 0;
+  let state = 'loading';
+  const emit = () => {
+    const p = { state, stages: [...active], loaded, total: Math.max(total, loaded) };
+    for (const fn of listeners) fn(p);
+  };
+  let lastEmit = 0;
+  return {
+    subscribe(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    start(stage) {
+      active.add(stage);
+      emit();
+    },
+    done(...stages) {
+      for (const s of stages) active.delete(s);
+      emit();
+    },
+    bytes(n) {
+      loaded += n;
+      const now = performance.now();
+      if (now - lastEmit > 50) {
+        lastEmit = now;
+        emit();
+      }
+    },
+    setTotal(n) {
+      total = n;
+      emit();
+    },
+    finish() {
+      active.clear();
+      state = 'ready';
+      emit();
+    },
+    fail() {
+      active.clear();
+      state = 'error';
+      emit();
+    },
+  };
+}
