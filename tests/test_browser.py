@@ -1,0 +1,221 @@
+"""End-to-end: the real app in headless Debian Chromium, driven the way a user drives it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+from conftest import READY_TIMEOUT_MS
+from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, photo
+
+pytestmark = pytest.mark.browser
+
+RESULT_KEYS = {"label", "confidence", "top_k", "timings_ms", "model", "runtime"}
+STAGES = {"decode", "preprocess", "inference", "postprocess", "total"}
+
+
+class App:
+    """A loaded app page plus every request it made."""
+
+    def __init__(self, page, url):
+        self.page, self.url, self.requests = page, url, []
+        page.on("request", lambda r: self.requests.append(r.url))
+
+    def open(self, query=""):
+        self.page.goto(self.url + query)
+        self.wait_state("ready")
+        return self
+
+    def wait_state(self, state):
+        self.page.wait_for_selector(f"body[data-state='{state}']", timeout=READY_TIMEOUT_MS)
+
+    def results(self, state="done", count=1):
+        selector = f"#results .result[data-state='{state}']"
+        self.page.wait_for_function(
+            "([s, n]) => document.querySelectorAll(s).length >= n",
+            arg=[selector, count],
+            timeout=READY_TIMEOUT_MS,
+        )
+        return [
+            json.loads(r)
+            for r in self.page.eval_on_selector_all(
+                "#results .result[data-result]", "els => els.map((e) => e.dataset.result)"
+            )
+        ]
+
+    def foreign_requests(self):
+        origin = "{0.scheme}://{0.netloc}/".format(urlsplit(self.url))
+        return [u for u in self.requests if not u.startswith((origin, "blob:"))]
+
+    def file_payload(self, path, mime):
+        return {
+            "b64": base64.b64encode(path.read_bytes()).decode(),
+            "name": path.name,
+            "type": mime,
+        }
+
+    def data_transfer(self, files):
+        """A real DataTransfer holding the given files, built inside the page."""
+        return self.page.evaluate_handle(
+            """(files) => {
+                const dt = new DataTransfer();
+                for (const f of files) {
+                    const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+                    dt.items.add(new File([bytes], f.name, { type: f.type }));
+                }
+                return dt;
+            }""",
+            files,
+        )
+
+    def drop(self, *files):
+        dt = self.data_transfer([self.file_payload(p, m) for p, m in files])
+        for event in ("dragenter", "dragover", "drop"):
+            self.page.dispatch_event("#drop-zone", event, {"dataTransfer": dt})
+
+
+@pytest.fixture
+def app(page, app_url):
+    app = App(page, app_url)
+    yield app
+    assert app.foreign_requests() == [], "the page contacted another origin"
+
+
+def test_loads_isolated_with_two_threads_and_reports_runtime(app):
+    app.open()
+    page = app.page
+    assert page.evaluate("crossOriginIsolated") is True
+    facts = page.inner_text("#runtime-facts")
+    assert "0.27.7" in facts and "2.0.2" in facts and "1.30.0" in facts
+    assert "Threads\n2" in facts or "Threads\t2" in facts
+    assert "Ready" in page.inner_text("#status-text")
+
+
+def test_chelsea_through_the_file_input(app, artifacts_dir):
+    app.open()
+    app.page.set_input_files("#file-input", str(photo("chelsea.png")))
+    [result] = app.results()
+    assert result["label"] in CAT_LABELS
+    assert set(RESULT_KEYS) <= set(result)
+    assert set(result["timings_ms"]) == STAGES
+    assert result["timings_ms"]["total"] >= result["timings_ms"]["inference"] > 0
+    assert result["runtime"]["threads"] == 2
+    assert result["runtime"]["cross_origin_isolated"] is True
+    assert result["runtime"]["host"] == "pyodide"
+    assert len(result["top_k"]) == 5
+    card = app.page.locator("#results .result").first
+    assert result["label"] in card.inner_text()
+    assert app.page.get_attribute("body", "data-state") == "ready"
+    card.screenshot(path=str(artifacts_dir / "result-chelsea.png"))
+    app.page.screenshot(path=str(artifacts_dir / "page.png"), full_page=True)
+    docs = ROOT / "docs"
+    if docs.is_dir() and __import__("os").environ.get("EDGE_INFER_UPDATE_DOCS") == "1":
+        shutil.copy(artifacts_dir / "page.png", docs / "screenshot.png")
+
+
+def test_coffee_through_a_drop_event(app):
+    app.open()
+    app.drop((photo("coffee.png"), "image/png"))
+    [result] = app.results()
+    assert result["label"] == "espresso"
+
+
+def test_several_dropped_images_are_classified_in_order(app):
+    app.open()
+    app.drop(
+        (photo("coffee.png"), "image/png"),
+        (photo("chelsea.png"), "image/png"),
+        (photo("motorcycle_left.png"), "image/png"),
+    )
+    results = app.results(count=3)
+    assert results[0]["label"] == "espresso"
+    assert results[1]["label"] in CAT_LABELS
+    assert results[2]["label"] == "moped"
+    names = app.page.eval_on_selector_all(
+        "#results .result .file-name", "els => els.map(e => e.textContent)"
+    )
+    assert names == ["coffee.png", "chelsea.png", "motorcycle_left.png"]
+
+
+def test_non_image_shows_an_error_then_the_next_image_works(app, tmp_path):
+    app.open()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("definitely not pixels\n" * 20)
+    app.page.set_input_files("#file-input", str(notes))
+    app.wait_state("error")
+    message = app.page.inner_text("#message")
+    assert "notes.txt" in message and "could not be decoded" in message
+    card = app.page.locator("#results .result[data-state='error']")
+    assert card.get_attribute("data-error-code") == "E_DECODE"
+    app.page.set_input_files("#file-input", str(photo("chelsea.png")))
+    [result] = app.results()
+    assert result["label"] in CAT_LABELS
+    app.wait_state("ready")
+    assert app.page.is_hidden("#message")
+
+
+def test_paste_from_the_clipboard(app, context, app_url):
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url.rstrip("/"))
+    app.open()
+    payload = app.file_payload(photo("coffee.png"), "image/png")
+    app.page.evaluate(
+        """async (f) => {
+            const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+            const blob = new Blob([bytes], { type: 'image/png' });
+            await navigator.clipboard.write([new ClipboardItem({ 'image/png': blob })]);
+        }""",
+        payload,
+    )
+    app.page.focus("#drop-zone")
+    app.page.keyboard.press("Control+V")
+    [result] = app.results()
+    assert result["label"] == "espresso"
+
+
+def test_browser_matches_cpython_on_the_same_pixels(app):
+    """Same decoded pixels in both hosts: the whole top-5 agrees within 1e-4."""
+    from edge_infer.hosts.native import create_pipeline
+    from edge_infer.manifest import load_manifest
+
+    app.open()
+    payload = app.file_payload(photo("chelsea.png"), "image/png")
+    # Decode with the browser (as the worker does), classify those exact pixels via the API.
+    out = app.page.evaluate(
+        """async (f) => {
+            const { createClassifier } = await import('./edge-infer.js');
+            const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+            const bitmap = await createImageBitmap(new Blob([bytes], { type: f.type }), {
+                imageOrientation: 'from-image',
+                premultiplyAlpha: 'none',
+                colorSpaceConversion: 'none',
+            });
+            const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+            const ctx = canvas.getContext('2d');
+            ctx.drawImage(bitmap, 0, 0);
+            const image = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+            const classifier = createClassifier();
+            const result = await classifier.classify(image);
+            let bin = '';
+            for (let i = 0; i < image.data.length; i += 0x8000) {
+                bin += String.fromCharCode.apply(null, image.data.subarray(i, i + 0x8000));
+            }
+            return { result, rgba: btoa(bin), width: image.width, height: image.height };
+        }""",
+        payload,
+    )
+    rgba = np.frombuffer(base64.b64decode(out["rgba"]), dtype=np.uint8)
+    pixels = rgba.reshape(out["height"], out["width"], 4)
+    native = create_pipeline(load_manifest(MANIFEST), MODELS, threads=1).classify_sync(pixels)
+    browser = out["result"]
+    assert [r["index"] for r in browser["top_k"]] == [r["index"] for r in native["top_k"]]
+    np.testing.assert_allclose(
+        [r["probability"] for r in browser["top_k"]],
+        [r["probability"] for r in native["top_k"]],
+        rtol=0,
+        atol=1e-4,
+    )
+    assert browser["label"] in CAT_LABELS

@@ -1,0 +1,170 @@
+import numpy as np
+import pytest
+from edge_infer.manifest import PreprocessSpec, load_manifest
+from edge_infer.preprocess import (
+    PreprocessError,
+    crop_offsets,
+    preprocess,
+    resize_crop,
+    resized_size,
+    to_rgb,
+)
+from helpers import MANIFEST, photo
+from PIL import Image
+
+
+def spec(**overrides) -> PreprocessSpec:
+    base = dict(
+        resize_shorter_side=256,
+        interpolation="bilinear",
+        antialias=True,
+        crop_height=224,
+        crop_width=224,
+        scale=1 / 255,
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+    )
+    base.update(overrides)
+    return PreprocessSpec(**base)
+
+
+IDENTITY = dict(scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "channels"),
+    [(768, 1024, 4), (300, 451, 3), (1000, 200, 4), (1, 1, 4), (224, 224, 3), (57, 93, 1)],
+)
+def test_output_shape_dtype_and_contiguity(height, width, channels):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+    x = preprocess(pixels, spec())
+    assert x.shape == (1, 3, 224, 224)
+    assert x.dtype == np.float32
+    assert x.flags.c_contiguous
+    assert np.isfinite(x).all()
+
+
+def test_grayscale_2d_input_is_accepted():
+    x = preprocess(np.full((300, 400), 128, dtype=np.uint8), spec(**IDENTITY))
+    np.testing.assert_allclose(x, 128.0, atol=1e-4)
+
+
+def test_hand_computed_antialiased_downscale():
+    # One row [0, 10, 20, 30] halved: Pillow's triangle filter widened to support 2 gives
+    # taps (3/7, 3/7, 1/7) for output 0 and (1/7, 3/7, 3/7) for output 1.
+    row = np.array([0, 10, 20, 30], dtype=np.uint8)
+    pixels = np.repeat(np.repeat(row[None, :, None], 4, axis=0), 3, axis=2)  # 4x4 RGB
+    x = preprocess(pixels, spec(resize_shorter_side=2, crop_height=2, crop_width=2, **IDENTITY))
+    expected_row = [50 / 7, 160 / 7]  # (0*3 + 10*3 + 20) / 7, (10 + 20*3 + 30*3) / 7
+    for c in range(3):
+        np.testing.assert_allclose(x[0, c], [expected_row, expected_row], rtol=0, atol=1e-4)
+
+
+def test_hand_computed_normalisation_without_resize():
+    pixels = np.array(
+        [[[0, 128, 255], [255, 0, 128]], [[10, 20, 30], [40, 50, 60]]], dtype=np.uint8
+    )
+    s = spec(resize_shorter_side=2, crop_height=2, crop_width=2)
+    x = preprocess(pixels, s)
+    for c in range(3):
+        expected = (pixels[:, :, c] / 255.0 - s.mean[c]) / s.std[c]
+        np.testing.assert_allclose(x[0, c], expected, rtol=0, atol=1e-6)
+    # Channel order is RGB and the layout is NCHW.
+    assert x[0, 2, 0, 0] == pytest.approx((1.0 - 0.406) / 0.225, abs=1e-6)
+
+
+def test_alpha_is_composited_on_white():
+    pixels = np.zeros((2, 2, 4), dtype=np.uint8)
+    pixels[0, 0] = [0, 0, 0, 0]  # transparent black -> white
+    pixels[0, 1] = [0, 0, 0, 255]  # opaque black stays black
+    pixels[1, 0] = [0, 0, 0, 128]  # half-transparent black -> mid grey
+    pixels[1, 1] = [200, 100, 50, 255]
+    rgb = to_rgb(pixels)
+    assert rgb[0, 0].tolist() == [255, 255, 255]
+    assert rgb[0, 1].tolist() == [0, 0, 0]
+    assert rgb[1, 0].tolist() == [127, 127, 127]
+    assert rgb[1, 1].tolist() == [200, 100, 50]
+
+
+def test_sizes_and_crop_follow_torchvision():
+    assert resized_size(300, 451, 256) == (256, 384)  # int(256 * 451 / 300) = 384.85 -> 384
+    assert resized_size(451, 300, 256) == (384, 256)
+    assert resized_size(768, 1024, 256) == (256, 341)
+    assert crop_offsets(256, 341, 224, 224) == (16, 58)  # round(58.5) == 58 (half to even)
+    assert crop_offsets(256, 384, 224, 224) == (16, 80)
+
+
+def pillow_reference(rgb: np.ndarray, shorter: int, crop: int) -> np.ndarray:
+    """torchvision's Resize(shorter) + CenterCrop(crop) on a PIL image, as float 0..255."""
+    h, w = rgb.shape[:2]
+    out_h, out_w = resized_size(h, w, shorter)
+    resized = np.asarray(Image.fromarray(rgb).resize((out_w, out_h), Image.BILINEAR))
+    top, left = crop_offsets(out_h, out_w, crop, crop)
+    return resized[top : top + crop, left : left + crop].astype(np.float32)
+
+
+def real_photo(name: str) -> np.ndarray:
+    return np.asarray(Image.open(photo(name)).convert("RGB"))
+
+
+# Pillow works in 8-bit fixed point and rounds to uint8 after each of its two passes; we
+# stay in float32, so single pixels differ by up to ~1 level and the mean by far less.
+MAX_ABS_LEVELS = 1.5
+MEAN_ABS_LEVELS = 0.35
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["chelsea.png", "coffee.png", "astronaut.png", "random-1024x768", "random-100x80-upscale"],
+)
+def test_agrees_with_pillow_resize(image):
+    if image.startswith("random"):
+        w, h = (1024, 768) if "1024" in image else (100, 80)
+        rgb = np.random.default_rng(1).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    else:
+        rgb = real_photo(image)
+    h, w = rgb.shape[:2]
+    out_h, out_w = resized_size(h, w, 256)
+    top, left = crop_offsets(out_h, out_w, 224, 224)
+    ours = resize_crop(rgb, out_h, out_w, (top, left, 224, 224), antialias=True)
+    reference = pillow_reference(rgb, 256, 224)
+    diff = np.abs(ours - reference)
+    assert diff.max() <= MAX_ABS_LEVELS, diff.max()
+    assert diff.mean() <= MEAN_ABS_LEVELS, diff.mean()
+
+
+def test_manifest_spec_matches_torchvision_pipeline_on_a_photo():
+    model = load_manifest(MANIFEST).get()
+    rgb = real_photo("chelsea.png")
+    x = preprocess(rgb, model.preprocess)
+    mean = np.array(model.preprocess.mean, dtype=np.float32)[:, None, None]
+    std = np.array(model.preprocess.std, dtype=np.float32)[:, None, None]
+    reference = (pillow_reference(rgb, 256, 224).transpose(2, 0, 1) / 255.0 - mean) / std
+    assert np.abs(x[0] - reference).max() <= MAX_ABS_LEVELS / 255 / min(model.preprocess.std)
+
+
+def test_reuses_the_output_buffer():
+    out = np.empty((1, 3, 224, 224), dtype=np.float32)
+    pixels = np.zeros((300, 300, 4), dtype=np.uint8)
+    assert preprocess(pixels, spec(), out=out) is out
+
+
+@pytest.mark.parametrize(
+    ("pixels", "message"),
+    [
+        (np.zeros((10, 10, 3), dtype=np.float32), "uint8"),
+        (np.zeros((10, 10, 2), dtype=np.uint8), "shaped"),
+        (np.zeros((0, 10, 3), dtype=np.uint8), "empty"),
+        (np.zeros((2, 3, 4, 5), dtype=np.uint8), "shaped"),
+        ([[1, 2], [3, 4]], "numpy array"),
+    ],
+)
+def test_bad_pixels_raise_clear_errors(pixels, message):
+    with pytest.raises(PreprocessError, match=message):
+        preprocess(pixels, spec())
+
+
+def test_bad_output_buffer_is_refused():
+    with pytest.raises(PreprocessError, match="C-contiguous float32"):
+        preprocess(np.zeros((300, 300, 3), np.uint8), spec(), out=np.empty((1, 3, 224, 225)))
