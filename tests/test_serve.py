@@ -404,3 +404,36 @@ def test_real_tree_vendor_mime():
             assert_isolation(headers)
     finally:
         srv.stop()
+
+
+def test_cors_on_every_response(server):
+    for path in ("/app.mjs", "/nope.js"):
+        _, headers, _ = server.request("GET", path)
+        assert headers["access-control-allow-origin"] == "*"
+        assert headers["cross-origin-resource-policy"] == "cross-origin"
+
+
+def test_no_isolation_flag_drops_coop_coep(tree):
+    srv = Server("--port", "0", "--root", str(tree / "web"), "--no-isolation")
+    try:
+        status, headers, _ = srv.request("GET", "/app.js")
+        assert status == 200
+        assert "cross-origin-opener-policy" not in headers
+        assert "cross-origin-embedder-policy" not in headers
+        assert headers["access-control-allow-origin"] == "*"
+    finally:
+        srv.stop()
+
+
+def test_mount_serves_an_extra_folder(tree, tmp_path):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "page.html").write_text("<p>bench</p>")
+    srv = Server("--port", "0", "--root", str(tree / "web"), "--mount", f"bench={extra}")
+    try:
+        status, headers, body = srv.request("GET", "/bench/page.html")
+        assert status == 200 and body == b"<p>bench</p>"
+        assert_isolation(headers)
+        assert srv.request("GET", "/bench/../../etc/passwd")[0] in (400, 403, 404)
+    finally:
+        srv.stop()

@@ -56,10 +56,15 @@ MIME = {
 }
 DEFAULT_MIME = "application/octet-stream"
 
-ALWAYS_HEADERS = (
+# Isolation (COOP/COEP) lets onnxruntime-web use threads; CORS/CORP let pages on other
+# origins embed the module, worker and models (they are public static files).
+ISOLATION_HEADERS = (
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Cross-Origin-Embedder-Policy", "require-corp"),
+)
+ALWAYS_HEADERS = (
     ("Cross-Origin-Resource-Policy", "cross-origin"),
+    ("Access-Control-Allow-Origin", "*"),
     ("X-Content-Type-Options", "nosniff"),
 )
 
@@ -121,7 +126,8 @@ class Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def end_headers(self) -> None:
-        for name, value in ALWAYS_HEADERS:
+        headers = ALWAYS_HEADERS + (ISOLATION_HEADERS if self.server.isolation else ())
+        for name, value in headers:
             self.send_header(name, value)
         super().end_headers()
 
@@ -178,8 +184,8 @@ class Handler(BaseHTTPRequestHandler):
         except BadPath:
             return None, HTTPStatus.BAD_REQUEST, None
         root = self.server.web_root
-        if segments and segments[0] == "models":
-            root, segments = self.server.models_root, segments[1:]
+        if segments and segments[0] in self.server.mounts:
+            root, segments = self.server.mounts[segments[0]], segments[1:]
         if any(s.startswith(".") for s in segments):  # dotfiles, temp files, .git, ...
             return None, HTTPStatus.NOT_FOUND, None
         real_root = os.path.realpath(root)
@@ -269,9 +275,19 @@ class DevServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, addr, web_root: Path, models_root: Path, verbose: bool) -> None:
+    def __init__(
+        self,
+        addr,
+        web_root: Path,
+        models_root: Path,
+        verbose: bool,
+        mounts: dict[str, Path] | None = None,
+        isolation: bool = True,
+    ) -> None:
         self.web_root = web_root
         self.models_root = models_root
+        self.mounts = {"models": models_root, **(mounts or {})}
+        self.isolation = isolation
         self.verbose = verbose
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6
@@ -297,8 +313,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--models", type=Path, default=ROOT / "models", help="served at /models/ (models/)"
     )
+    ap.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also serve DIR at /NAME/ (for example bench=bench); repeatable",
+    )
+    ap.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="omit COOP/COEP (the page is not cross-origin isolated: 1 thread)",
+    )
     ap.add_argument("--verbose", action="store_true", help="log every request")
     args = ap.parse_args(argv)
+    mounts = {}
+    for spec in args.mount:
+        name, sep, directory = spec.partition("=")
+        if not sep or not name or "/" in name.strip("/") or not Path(directory).is_dir():
+            ap.error(f"--mount wants NAME=DIR with an existing DIR, got {spec!r}")
+        mounts[name.strip("/")] = Path(directory).resolve()
     port = args.port
     if port is None:
         try:
@@ -312,7 +346,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         httpd = DevServer(
-            (args.host, port), args.root.resolve(), args.models.resolve(), args.verbose
+            (args.host, port),
+            args.root.resolve(),
+            args.models.resolve(),
+            args.verbose,
+            mounts=mounts,
+            isolation=not args.no_isolation,
         )
     except OSError as e:
         print(f"edge-infer: cannot listen on {args.host}:{port}: {e}", file=sys.stderr)
