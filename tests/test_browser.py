@@ -176,41 +176,50 @@ def test_paste_from_the_clipboard(app, context, app_url):
     assert result["label"] == "espresso"
 
 
-def test_browser_matches_cpython_on_the_same_pixels(app):
-    """Same decoded pixels in both hosts: the whole top-5 agrees within 1e-4."""
+PARITY_JS = """async ({ f, mode }) => {
+    const { createClassifier } = await import('./edge-infer.js');
+    const { resizedSize, BITMAP_OPTIONS } = await import('./lib/decode.js');
+    const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: f.type }), BITMAP_OPTIONS);
+    const full = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
+    full.drawImage(bitmap, 0, 0);
+    const image = full.getImageData(0, 0, bitmap.width, bitmap.height);
+    // What the fast path hands to Python: the browser's own resample to the resize size.
+    const size = resizedSize(bitmap.width, bitmap.height, 256);
+    const small = new OffscreenCanvas(size.width, size.height).getContext('2d');
+    small.imageSmoothingEnabled = true;
+    small.imageSmoothingQuality = 'high';
+    small.drawImage(bitmap, 0, 0, size.width, size.height);
+    const resized = small.getImageData(0, 0, size.width, size.height);
+    const classifier = createClassifier();
+    const result = await classifier.classify(image, { preprocess: mode });
+    const pixels = mode === 'exact' ? image : resized;
+    let bin = '';
+    for (let i = 0; i < pixels.data.length; i += 0x8000) {
+        bin += String.fromCharCode.apply(null, pixels.data.subarray(i, i + 0x8000));
+    }
+    return { result, rgba: btoa(bin), width: pixels.width, height: pixels.height };
+}"""
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_browser_matches_cpython_on_the_same_pixels(app, mode):
+    """Same pixels into both hosts' Python: the whole top-5 agrees within 1e-4.
+
+    In exact mode those are the decoded full-resolution pixels (numpy resizes in both hosts);
+    in fast mode they are the browser's resample, which is what the worker hands to Python.
+    """
     from edge_infer.hosts.native import create_pipeline
     from edge_infer.manifest import load_manifest
 
     app.open()
     payload = app.file_payload(photo("chelsea.png"), "image/png")
-    # Decode with the browser (as the worker does), classify those exact pixels via the API.
-    out = app.page.evaluate(
-        """async (f) => {
-            const { createClassifier } = await import('./edge-infer.js');
-            const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
-            const bitmap = await createImageBitmap(new Blob([bytes], { type: f.type }), {
-                imageOrientation: 'from-image',
-                premultiplyAlpha: 'none',
-                colorSpaceConversion: 'none',
-            });
-            const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-            const ctx = canvas.getContext('2d');
-            ctx.drawImage(bitmap, 0, 0);
-            const image = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
-            const classifier = createClassifier();
-            const result = await classifier.classify(image);
-            let bin = '';
-            for (let i = 0; i < image.data.length; i += 0x8000) {
-                bin += String.fromCharCode.apply(null, image.data.subarray(i, i + 0x8000));
-            }
-            return { result, rgba: btoa(bin), width: image.width, height: image.height };
-        }""",
-        payload,
-    )
+    out = app.page.evaluate(PARITY_JS, {"f": payload, "mode": mode})
     rgba = np.frombuffer(base64.b64decode(out["rgba"]), dtype=np.uint8)
     pixels = rgba.reshape(out["height"], out["width"], 4)
     native = create_pipeline(load_manifest(MANIFEST), MODELS, threads=1).classify_sync(pixels)
     browser = out["result"]
+    assert browser["preprocess_mode"] == mode
     assert [r["index"] for r in browser["top_k"]] == [r["index"] for r in native["top_k"]]
     np.testing.assert_allclose(
         [r["probability"] for r in browser["top_k"]],

@@ -24,6 +24,7 @@ let lastError = null;
 const classifier = createClassifier({
   model: params.get('model') || undefined,
   threads,
+  preprocess: params.get('preprocess') || undefined,
   onProgress: showProgress,
 });
 

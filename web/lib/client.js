@@ -21,6 +21,9 @@ const runtimes = new Map();
  *   folder this module was loaded from
  * @property {(progress: {state: string, stages: string[], loaded: number, total: number}) => void} [onProgress]
  *   loading progress: active stages and bytes downloaded
+ * @property {'fast'|'exact'} [preprocess='fast'] 'fast' lets the browser resample while decoding
+ *   and numpy only crops and normalises; 'exact' sends full-resolution pixels and numpy does
+ *   the antialiased resize that matches Pillow/torchvision (slower on large images)
  * @property {'wasm'|'webgpu'|'webnn'} [provider='wasm'] preferred execution provider; anything
  *   unavailable falls back to wasm and says why in `runtime.notes`
  */
@@ -64,10 +67,10 @@ export class Classifier {
   /**
    * Classify one image.
    * @param {File|Blob|ImageBitmap|HTMLImageElement|HTMLCanvasElement|OffscreenCanvas|ImageData|string|URL} input
-   * @param {{signal?: AbortSignal, topK?: number, model?: string}} [opts]
+   * @param {{signal?: AbortSignal, topK?: number, model?: string, preprocess?: 'fast'|'exact'}} [opts]
    * @returns {Promise<object>} the result object
    */
-  async classify(input, { signal, topK, model } = {}) {
+  async classify(input, { signal, topK, model, preprocess } = {}) {
     if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
     if (this.#lease.runtime.crashed) this.ready = this.#reconnect();
     await this.ready;
@@ -79,6 +82,7 @@ export class Classifier {
       model: model ?? this.#options.model,
       topK: topK ?? this.#options.topK,
       decodeMs: prepared.decodeMs,
+      preprocess: preprocess ?? this.#options.preprocess ?? 'fast',
     };
     return this.#lease.runtime.channel.request('classify', payload, { signal, transfer: prepared.transfer });
   }

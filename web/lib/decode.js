@@ -14,13 +14,36 @@ let canvas = null;
 let context = null;
 
 /**
+ * Size after resizing the shorter side to `shorterSide`, truncating the longer side exactly
+ * like torchvision (and `edge_infer.preprocess.resized_size`).
+ * @param {number} width
+ * @param {number} height
+ * @param {number} shorterSide
+ * @returns {{width: number, height: number}}
+ */
+export function resizedSize(width, height, shorterSide) {
+  if (height <= width) return { width: Math.max(1, Math.trunc((shorterSide * width) / height)), height: shorterSide };
+  return { width: shorterSide, height: Math.max(1, Math.trunc((shorterSide * height) / width)) };
+}
+
+/**
  * Decode an image to RGBA pixels.
+ *
+ * With `resizeShorterSide`, the browser resamples while drawing (high-quality smoothing, i.e.
+ * antialiased), so only the small resized image crosses into Python: the "fast" mode. Without
+ * it the full-resolution pixels are returned and numpy resizes them ("exact" mode, which
+ * matches Pillow/torchvision).
  * @param {Blob | ImageBitmap | {data: Uint8ClampedArray, width: number, height: number}} source
  * @param {string} [name] shown in error messages
- * @returns {Promise<{rgba: Uint8ClampedArray, width: number, height: number}>}
+ * @param {{resizeShorterSide?: number}} [options]
+ * @returns {Promise<{rgba: Uint8ClampedArray, width: number, height: number, sourceWidth: number, sourceHeight: number}>}
  */
-export async function decodeToRGBA(source, name = 'image') {
-  if (isPixels(source)) return checkPixels(source, name);
+export async function decodeToRGBA(source, name = 'image', { resizeShorterSide } = {}) {
+  if (isPixels(source)) {
+    const pixels = checkPixels(source, name);
+    if (!resizeShorterSide) return { ...pixels, sourceWidth: pixels.width, sourceHeight: pixels.height };
+    source = await createImageBitmap(new ImageData(pixels.rgba, pixels.width, pixels.height), BITMAP_OPTIONS);
+  }
   let bitmap = source;
   if (source instanceof Blob) {
     if (source.size === 0) throw new EdgeInferError(ErrorCode.DECODE, `${name} is empty (0 bytes)`);
@@ -37,15 +60,17 @@ export async function decodeToRGBA(source, name = 'image') {
     throw new EdgeInferError(ErrorCode.INPUT, `unsupported input for ${name}`);
   }
   try {
-    return drawToRGBA(bitmap);
+    const sourceWidth = bitmap.width;
+    const sourceHeight = bitmap.height;
+    if (!sourceWidth || !sourceHeight) throw new EdgeInferError(ErrorCode.DECODE, `${name} has no pixels`);
+    const target = resizeShorterSide ? resizedSize(sourceWidth, sourceHeight, resizeShorterSide) : { width: sourceWidth, height: sourceHeight };
+    return { ...drawToRGBA(bitmap, target.width, target.height), sourceWidth, sourceHeight };
   } finally {
     bitmap.close();
   }
 }
 
-function drawToRGBA(bitmap) {
-  const { width, height } = bitmap;
-  if (!width || !height) throw new EdgeInferError(ErrorCode.DECODE, 'the image has no pixels');
+function drawToRGBA(bitmap, width, height) {
   if (!canvas) {
     canvas = new OffscreenCanvas(width, height);
     context = canvas.getContext('2d', { willReadFrequently: true });
@@ -55,7 +80,9 @@ function drawToRGBA(bitmap) {
   } else {
     context.clearRect(0, 0, width, height);
   }
-  context.drawImage(bitmap, 0, 0);
+  context.imageSmoothingEnabled = true;
+  context.imageSmoothingQuality = 'high';
+  context.drawImage(bitmap, 0, 0, width, height);
   const { data } = context.getImageData(0, 0, width, height);
   return { rgba: data, width, height };
 }

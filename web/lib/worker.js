@@ -27,18 +27,56 @@ serveProtocol({
     }
   },
 
-  /** Decode one image and classify it with the requested model. */
-  async classify({ image, name, model, topK = 5, decodeMs = 0 }, ctx) {
+  /**
+   * Decode one image and classify it. Decoding starts at once (a few images ahead of the
+   * engine, so the next image decodes while this one is inferred); classification itself
+   * runs strictly in arrival order.
+   */
+  async classify({ image, name, model, topK = 5, decodeMs = 0, preprocess = 'fast' }, ctx) {
     if (!runtime) throw new EdgeInferError(ErrorCode.INTERNAL, 'classify before init');
+    if (preprocess !== 'fast' && preprocess !== 'exact') {
+      throw new EdgeInferError(ErrorCode.INPUT, `preprocess must be 'fast' or 'exact', got ${preprocess}`);
+    }
     const rt = await runtime;
-    const job = queue.then(() => {
+    const received = performance.now();
+    const spec = findModel(rt.manifest, model);
+    const decoded = decodeAhead(() => {
       if (ctx.signal.aborted) throw new EdgeInferError(ErrorCode.ABORTED, 'the request was cancelled');
-      return rt.classify(image, name, model, topK, decodeMs);
+      const resizeShorterSide = preprocess === 'fast' ? spec.preprocess.resize.shorter_side : undefined;
+      return timed(() => decodeToRGBA(image, name, { resizeShorterSide }));
+    });
+    decoded.catch(() => {}); // observed below, in order
+    const job = queue.then(async () => {
+      if (ctx.signal.aborted) throw new EdgeInferError(ErrorCode.ABORTED, 'the request was cancelled');
+      const { value: pixels, ms } = await decoded;
+      return rt.classify(pixels, spec.id, topK, decodeMs + ms, received, preprocess);
     });
     queue = job.catch(() => {});
     return job;
   },
 });
+
+const MAX_DECODES_AHEAD = 2; // bounds memory when many large images are dropped at once
+let decodesInFlight = 0;
+const decodeWaiters = [];
+
+/** Run `decode` when fewer than MAX_DECODES_AHEAD decodes are running. */
+async function decodeAhead(decode) {
+  while (decodesInFlight >= MAX_DECODES_AHEAD) await new Promise((resolve) => decodeWaiters.push(resolve));
+  decodesInFlight += 1;
+  try {
+    return await decode();
+  } finally {
+    decodesInFlight -= 1;
+    decodeWaiters.shift()?.();
+  }
+}
+
+async function timed(fn) {
+  const t0 = performance.now();
+  const value = await fn();
+  return { value, ms: performance.now() - t0 };
+}
 
 function startRuntime(options) {
   runtime ??= bootRuntime(options).catch((err) => {
@@ -145,9 +183,11 @@ class Runtime {
     // Python hands us a PyProxy of the input tensor; view its buffer, run, release.
     const run = async (tensorProxy) => {
       const view = tensorProxy.getBuffer();
+      const t0 = performance.now();
       try {
         return await session.run(view.data);
       } finally {
+        this.lastOrtRun = performance.now() - t0;
         view.release();
       }
     };
@@ -163,20 +203,32 @@ class Runtime {
     return model;
   }
 
-  async classify(image, name, modelId, topK, clientDecodeMs) {
-    const t0 = performance.now();
+  /**
+   * Classify decoded pixels with a loaded model.
+   * @param {{rgba: Uint8ClampedArray, width: number, height: number, sourceWidth: number, sourceHeight: number}} pixels
+   * @param {number} decodeMs time spent decoding (and, in fast mode, resizing)
+   * @param {number} started when the request arrived (performance.now())
+   */
+  async classify(pixels, modelId, topK, decodeMs, started, preprocess) {
     const model = await this.ensureModel(modelId);
-    const { rgba, width, height } = await decodeToRGBA(image, name);
-    const decodeMs = performance.now() - t0 + clientDecodeMs;
+    const classifyStart = performance.now();
+    this.lastOrtRun = 0;
     let json;
     try {
-      json = await this.pyClassify(model.id, rgba, width, height, topK, decodeMs);
+      json = await this.pyClassify(model.id, pixels.rgba, pixels.width, pixels.height, topK, decodeMs);
     } catch (err) {
       throw toCoded(err);
     }
     const result = JSON.parse(json);
-    result.timings_ms.total = round(performance.now() - t0 + clientDecodeMs);
-    result.image = { width, height };
+    const done = performance.now();
+    // total = decode + everything after it; time spent waiting in the queue is reported apart.
+    result.timings_ms.total = round(decodeMs + (done - classifyStart));
+    result.timings_detail_ms = {
+      ort_run: round(this.lastOrtRun),
+      queue_wait: round(Math.max(0, done - started - (done - classifyStart) - decodeMs)),
+    };
+    result.image = { width: pixels.sourceWidth, height: pixels.sourceHeight };
+    result.preprocess_mode = preprocess;
     return result;
   }
 
@@ -191,7 +243,11 @@ class Runtime {
       rgba[i + 2] = 128;
       rgba[i + 3] = 255;
     }
-    await this.classify({ data: rgba, width, height }, 'warm-up', modelId, 5, 0);
+    for (const preprocess of ['fast', 'exact']) {
+      const resizeShorterSide = preprocess === 'fast' ? findModel(this.manifest, modelId).preprocess.resize.shorter_side : undefined;
+      const pixels = await decodeToRGBA({ data: rgba.slice(), width, height }, 'warm-up', { resizeShorterSide });
+      await this.classify(pixels, modelId, 5, 0, performance.now(), preprocess);
+    }
   }
 }
 
