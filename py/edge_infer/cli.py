@@ -76,7 +76,8 @@ def _classify(args, manifest, models_dir: Path) -> int:
             pixels, decode_ms = decode_file(path)
             result = pipeline.classify_sync(pixels, top_k=args.top_k, decode_ms=decode_ms)
         except (DecodeError, ValueError) as exc:
-            print(f"edge_infer: {exc}", file=sys.stderr)
+            code = getattr(exc, "code", "E_INPUT")
+            print(f"edge_infer: {exc} [{code}]", file=sys.stderr)
             status = 1
             continue
         result["file"] = str(path)

@@ -2,6 +2,15 @@
  * Image decoding to RGBA pixels with the browser's own decoders. Runs in the worker.
  */
 import { EdgeInferError, ErrorCode } from './errors.js';
+import { inspectImage } from './image-header.js';
+
+/**
+ * Largest image decoded, in pixels (50 MP, e.g. 8660×5773). Its RGBA bitmap alone is 200 MB;
+ * larger files are refused from their header, before the browser allocates anything.
+ */
+export const MAX_PIXELS = 50_000_000;
+
+const RASTER_FORMATS = 'PNG, JPEG, GIF, WebP, BMP or AVIF';
 
 /** Options that keep pixel values as stored: no colour management, no premultiplication. */
 export const BITMAP_OPTIONS = Object.freeze({
@@ -47,13 +56,14 @@ export async function decodeToRGBA(source, name = 'image', { resizeShorterSide }
   let bitmap = source;
   if (source instanceof Blob) {
     if (source.size === 0) throw new EdgeInferError(ErrorCode.DECODE, `${name} is empty (0 bytes)`);
+    await checkHeader(source, name);
     try {
       bitmap = await createImageBitmap(source, BITMAP_OPTIONS);
     } catch {
       const type = source.type || 'unknown type';
       throw new EdgeInferError(
         ErrorCode.DECODE,
-        `${name} could not be decoded as an image (${type}, ${source.size} bytes)`,
+        `${name} could not be decoded as an image (${type}, ${source.size} bytes); this browser reads ${RASTER_FORMATS}`,
       );
     }
   } else if (!(source instanceof ImageBitmap)) {
@@ -67,6 +77,28 @@ export async function decodeToRGBA(source, name = 'image', { resizeShorterSide }
     return { ...drawToRGBA(bitmap, target.width, target.height), sourceWidth, sourceHeight };
   } finally {
     bitmap.close();
+  }
+}
+
+/** Refuse, from the header alone, files that cannot or must not be decoded. */
+async function checkHeader(blob, name) {
+  const header = await inspectImage(blob);
+  if (header.format === 'svg') {
+    throw new EdgeInferError(
+      ErrorCode.UNSUPPORTED_FORMAT,
+      `${name} is an SVG (vector) image; edge-infer classifies raster images (${RASTER_FORMATS}). Export it to PNG first.`,
+    );
+  }
+  if (header.truncated) {
+    throw new EdgeInferError(ErrorCode.DECODE, `${name} is truncated: the ${header.format.toUpperCase()} data ends early (${blob.size} bytes)`);
+  }
+  const pixels = (header.width ?? 0) * (header.height ?? 0);
+  if (pixels > MAX_PIXELS) {
+    throw new EdgeInferError(
+      ErrorCode.TOO_LARGE,
+      `${name} is ${header.width}×${header.height} (${(pixels / 1e6).toFixed(0)} megapixels); the limit is ${MAX_PIXELS / 1e6} megapixels`,
+      { width: header.width, height: header.height, maxPixels: MAX_PIXELS },
+    );
   }
 }
 

@@ -7,6 +7,10 @@
 export const ErrorCode = Object.freeze({
   /** The input is not an image the browser can decode (or is empty). */
   DECODE: 'E_DECODE',
+  /** The file is an image format this tool refuses on purpose (for example SVG). */
+  UNSUPPORTED_FORMAT: 'E_UNSUPPORTED_FORMAT',
+  /** The image has more pixels than the decode budget allows. */
+  TOO_LARGE: 'E_IMAGE_TOO_LARGE',
   /** The input has the wrong type or shape. */
   INPUT: 'E_INPUT',
   /** The manifest names no such model. */

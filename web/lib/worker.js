@@ -91,7 +91,7 @@ function startRuntime(options) {
  * Everything starts at once: Pyodide + numpy + our wheel, onnxruntime-web, and the model
  * download. The slowest chain (usually Pyodide) sets the time to ready.
  */
-async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm' }) {
+async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm', _experiment: experiment = {} }) {
   const t0 = performance.now();
   const base = new URL(baseUrl);
   const vendorUrl = new URL('vendor/', base);
@@ -109,7 +109,7 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   const maxThreads = isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   const threads = Math.max(1, Math.min(requestedThreads || maxThreads, maxThreads));
 
-  const python = bootPyodide({ vendorUrl, vendor, timings, onStage: (stage) => progress.start(stage) }).then((out) => {
+  const python = bootPyodide({ vendorUrl, vendor, timings, experiment, onStage: (stage) => progress.start(stage) }).then((out) => {
     timings.python_done_at = round(performance.now() - t0);
     progress.done('pyodide', 'numpy', 'package');
     return out;
@@ -130,6 +130,10 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
     const sessionStart = performance.now();
     const s = await backend.createSession(bytes, model);
     timings.session_create = round(performance.now() - sessionStart);
+    // ORT's first run is several times slower than later ones; take it while Python boots.
+    const warmStart = performance.now();
+    await s.run(new Float32Array(model.input.shape.reduce((a, b) => a * b, 1)));
+    timings.ort_warmup = round(performance.now() - warmStart);
     progress.done('onnxruntime', 'session');
     return { backend, session: s };
   })();

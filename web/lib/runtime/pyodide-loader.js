@@ -15,7 +15,7 @@ import { fetchBytes, sha256Hex } from './fetch-progress.js';
  * @param {Record<string, number>} [opts.timings] filled with per-stage milliseconds
  * @returns {Promise<{pyodide: object, hostModule: object}>}
  */
-export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timings = {} }) {
+export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timings = {}, experiment = {} }) {
   const indexURL = new URL(vendor.pyodide.index, vendorUrl).href;
   const mark = stopwatch(timings);
 
@@ -28,7 +28,13 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   }
   let pyodide;
   try {
-    pyodide = await loadPyodide({ indexURL, fullStdLib: false, stdout: () => {}, stderr: (s) => console.warn(s) });
+    pyodide = await loadPyodide({
+      indexURL,
+      fullStdLib: false,
+      packages: experiment.numpyInLoadPyodide ? ['numpy'] : [],
+      stdout: () => {},
+      stderr: (s) => console.warn(s),
+    });
   } catch (err) {
     throw runtimeError(`${indexURL} (pyodide.asm.wasm, python_stdlib.zip, pyodide-lock.json)`, err);
   }
@@ -40,12 +46,13 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
 
   onStage('numpy');
   const failures = [];
-  await pyodide.loadPackage(['numpy', 'micropip'], {
+  const packages = experiment.installer === 'micropip' ? ['numpy', 'micropip'] : ['numpy'];
+  await pyodide.loadPackage(packages, {
     messageCallback: () => {},
     errorCallback: (msg) => failures.push(msg),
     checkIntegrity: true,
   });
-  for (const name of ['numpy', 'micropip']) {
+  for (const name of packages) {
     // loadPackage resolves even when the browser blocked a file (sha256 mismatch).
     if (!pyodide.loadedPackages[name]) {
       const lock = vendor.pyodide_packages?.[name];
@@ -66,13 +73,19 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
       { file: wheelUrl },
     );
   }
-  const wheelPath = `/tmp/${vendor.edge_infer.file.split('/').pop()}`;
-  pyodide.FS.writeFile(wheelPath, bytes);
-  const micropip = pyodide.pyimport('micropip');
-  try {
-    await micropip.install.callKwargs(`emfs:${wheelPath}`, { deps: false });
-  } finally {
-    micropip.destroy();
+  if (experiment.installer === 'micropip') {
+    const wheelPath = `/tmp/${vendor.edge_infer.file.split('/').pop()}`;
+    pyodide.FS.writeFile(wheelPath, bytes);
+    const micropip = pyodide.pyimport('micropip');
+    try {
+      await micropip.install.callKwargs(`emfs:${wheelPath}`, { deps: false });
+    } finally {
+      micropip.destroy();
+    }
+  } else {
+    // Our wheel is pure Python with no dependencies: unpacking it into site-packages is all
+    // an installer would do, without loading micropip and packaging first.
+    pyodide.unpackArchive(bytes, 'wheel', { extractDir: SITE_PACKAGES });
   }
   mark('package_install');
 
@@ -80,6 +93,8 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   mark('python_import');
   return { pyodide, hostModule };
 }
+
+const SITE_PACKAGES = '/lib/python3.12/site-packages';
 
 function runtimeError(file, cause) {
   return new EdgeInferError(ErrorCode.RUNTIME_LOAD, `failed to load ${file}: ${cause?.message ?? cause}`, { file });
