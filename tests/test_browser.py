@@ -228,3 +228,13 @@ def test_browser_matches_cpython_on_the_same_pixels(app, mode):
         atol=1e-4,
     )
     assert browser["label"] in CAT_LABELS
+
+
+def test_images_dropped_while_loading_are_classified_when_ready(app):
+    app.page.goto(app.url)
+    assert app.page.get_attribute("body", "data-state") == "loading"
+    app.drop((photo("coffee.png"), "image/png"))
+    assert app.page.get_attribute("body", "data-state") == "loading"
+    [result] = app.results()
+    assert result["label"] == "espresso"
+    app.wait_state("ready")
