@@ -13,7 +13,16 @@ from edge_infer.hosts.native import ModelIntegrityError, create_pipeline
 from edge_infer.manifest import load_manifest
 from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, photo
 
-RESULT_KEYS = {"label", "confidence", "top_k", "timings_ms", "model", "runtime"}
+RESULT_KEYS = {
+    "label",
+    "confidence",
+    "latency_ms",
+    "model_version",
+    "top_k",
+    "timings_ms",
+    "model",
+    "runtime",
+}
 STAGES = {"decode", "preprocess", "inference", "postprocess", "total"}
 
 

@@ -35,6 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--top-k", type=int, default=5, help="classes per result (default 5)")
     classify.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
     classify.add_argument("--manifest", type=Path, default=None, help="path to manifest.json")
+    serve = sub.add_parser(
+        "serve-json",
+        help="read classic requests {image_data, width, height, model_id}, one JSON per line "
+        "on stdin; write one JSON answer per line",
+    )
+    serve.add_argument("--top-k", type=int, default=5, help="classes per result (default 5)")
+    serve.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
+    serve.add_argument("--manifest", type=Path, default=None, help="path to manifest.json")
     sub.add_parser("models", help="list the manifest's models").add_argument(
         "--manifest", type=Path, default=None
     )
@@ -55,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             default = " (default)" if model.id == manifest.default_model else ""
             print(f"{model.id}\t{model.version}\t{model.bytes}\t{model.name}{default}")
         return 0
+    if args.command == "serve-json":
+        return _serve_json(args, manifest, manifest_path.parent)
     return _classify(args, manifest, manifest_path.parent)
 
 
@@ -83,3 +93,42 @@ def _classify(args, manifest, models_dir: Path) -> int:
         result["file"] = str(path)
         print(json.dumps(result), flush=True)
     return status
+
+
+def _serve_json(args, manifest, models_dir: Path) -> int:
+    """Answer classic JSON requests line by line; errors are answers too, never a crash."""
+    from edge_infer.hosts.native import ModelIntegrityError, create_pipeline
+    from edge_infer.seed import SeedRequestError, parse_seed_request
+
+    pipelines = {}
+    status = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except json.JSONDecodeError as exc:
+            answer = _error("E_INPUT", f"not valid JSON: {exc.msg} (column {exc.colno})")
+        else:
+            try:
+                pixels, model_id = parse_seed_request(request)
+                model = manifest.get(model_id)
+                if model.id not in pipelines:
+                    pipelines[model.id] = create_pipeline(
+                        manifest, models_dir, model.id, args.threads
+                    )
+                answer = pipelines[model.id].classify_sync(pixels, top_k=args.top_k)
+            except SeedRequestError as exc:
+                answer = _error(exc.code, str(exc))
+            except ManifestError as exc:
+                answer = _error("E_MODEL_UNKNOWN", str(exc))
+            except ModelIntegrityError as exc:
+                answer = _error("E_MODEL_INTEGRITY", str(exc))
+        if "error" in answer:
+            status = 1
+        print(json.dumps(answer), flush=True)
+    return status
+
+
+def _error(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}

@@ -84,12 +84,15 @@ def make_result(ranked: list[dict], timings_ms: dict, model: ModelSpec, runtime:
     """Build the result object shared by every host.
 
     ``{label, confidence, top_k: [{index, label, probability}], timings_ms: {decode,
-    preprocess, inference, postprocess, total}, model: {id, version}, runtime: {...}}``
+    preprocess, inference, postprocess, total}, model: {id, version}, runtime: {...}}``, plus
+    the classic edge-inference fields ``latency_ms`` (the total) and ``model_version``.
     """
     best = ranked[0]
     return {
         "label": best["label"],
         "confidence": best["probability"],
+        "latency_ms": timings_ms["total"],
+        "model_version": model.version,
         "top_k": ranked,
         "timings_ms": timings_ms,
         "model": {"id": model.id, "version": model.version},
