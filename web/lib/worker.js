@@ -11,10 +11,15 @@ import { serveProtocol } from './protocol.js';
 import { countFetchedBytes } from './runtime/fetch-progress.js';
 import { loadOrt } from './runtime/ort-backend.js';
 import { bootPyodide } from './runtime/pyodide-loader.js';
+import { SessionCache } from './session-cache.js';
 
 const progress = createProgressTracker();
 let runtime = null; // Promise<Runtime> once init starts
 let queue = Promise.resolve(); // classification is strictly in arrival order
+const memory = { pyodide: null, tracing: false }; // for `stats`, set at boot
+
+// A CSP refusal in this worker fires here, never in the page: say it where tests and people look.
+self.addEventListener('securitypolicyviolation', (e) => console.error(`edge-infer worker: CSP blocked ${e.blockedURI || 'inline code'} (${e.effectiveDirective})`));
 
 serveProtocol({
   /** Boot (once) and report runtime facts; later calls share the same runtime. */
@@ -25,6 +30,40 @@ serveProtocol({
     } finally {
       unsubscribe();
     }
+  },
+
+  /**
+   * Memory facts for leak hunting: Pyodide's WASM heap, live PyProxies (counted only when
+   * init had `debug: true`, else null) and this worker's JS heap where Chrome exposes it.
+   * onnxruntime-web's own WASM memory has no API, so it is not separately observable here.
+   */
+  async stats() {
+    if (!runtime) throw new EdgeInferError(ErrorCode.INTERNAL, 'stats before init');
+    await runtime;
+    const mod = memory.pyodide._module;
+    return {
+      wasm_heap_bytes: mod.HEAP8.length,
+      pyproxies: memory.tracing ? mod.pyproxy_alloc_map.size : null,
+      js_heap_bytes: performance.memory?.usedJSHeapSize ?? null,
+    };
+  },
+
+  /**
+   * Make `model` ready (download with progress, verify, create the session) without
+   * classifying. A cached model answers at once with `cached: true`.
+   */
+  async loadModel({ model }, ctx) {
+    if (!runtime) throw new EdgeInferError(ErrorCode.INTERNAL, 'loadModel before init');
+    const rt = await runtime;
+    const spec = findModel(rt.manifest, model);
+    const job = queue.then(async () => {
+      const t0 = performance.now();
+      const onBytes = (loaded, total) => ctx.progress({ state: 'loading', stages: ['model'], model: spec.id, loaded, total });
+      const { cached } = await rt.ensureModel(spec.id, onBytes);
+      return { id: spec.id, version: spec.version, name: spec.name, cached, ms: round(performance.now() - t0), cache: rt.cache.stats() };
+    });
+    queue = job.catch(() => {});
+    return job;
   },
 
   /**
@@ -91,7 +130,7 @@ function startRuntime(options) {
  * Everything starts at once: Pyodide + numpy + our wheel, onnxruntime-web, and the model
  * download. The slowest chain (usually Pyodide) sets the time to ready.
  */
-async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm', _experiment: experiment = {} }) {
+async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm', cache, debug = false, _experiment: experiment = {} }) {
   const t0 = performance.now();
   const base = new URL(baseUrl);
   const vendorUrl = new URL('vendor/', base);
@@ -138,6 +177,11 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
     return { backend, session: s };
   })();
   const [{ pyodide, hostModule }, { backend, session: firstSession }] = await Promise.all([python, session]);
+  memory.pyodide = pyodide;
+  if (debug) {
+    pyodide._module.enable_pyproxy_allocation_tracing(); // from here on every PyProxy is counted
+    memory.tracing = true;
+  }
 
   const notes = [];
   if (requestedThreads > maxThreads) {
@@ -155,7 +199,7 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   };
   const host = hostModule.BrowserHost(manifest.text, JSON.stringify(facts));
   hostModule.destroy();
-  const rt = new Runtime({ host, backend, manifest: manifest.data, modelsUrl });
+  const rt = new Runtime({ host, backend, manifest: manifest.data, modelsUrl, cache });
   rt.addSession(model, firstSession);
 
   progress.start('warmup');
@@ -173,17 +217,38 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
 
 /** Booted state: the Python host, the ORT backend and one session per loaded model. */
 class Runtime {
-  constructor({ host, backend, manifest, modelsUrl }) {
+  constructor({ host, backend, manifest, modelsUrl, cache = {} }) {
     this.host = host;
     this.backend = backend;
     this.manifest = manifest;
     this.modelsUrl = modelsUrl;
-    this.sessions = new Map();
+    this.cache = new SessionCache({ ...cache, onEvict: (entry) => this.#release(entry) });
     this.pyClassify = host.classify; // one PyProxy for the method, reused for every call
   }
 
+  /** Register a session with Python and the cache (used for the boot model). */
   addSession(model, session) {
-    this.sessions.set(model.id, session);
+    this.#register(model, session);
+    this.cache.put(model, session);
+  }
+
+  /**
+   * The model's session, loaded (fetched, verified, created) on first use. A failed load
+   * (for example an integrity mismatch) leaves every cached model working.
+   * @returns {Promise<{model: object, cached: boolean}>}
+   */
+  async ensureModel(modelId, onBytes) {
+    const model = findModel(this.manifest, modelId);
+    const { cached } = await this.cache.acquire(model, async () => {
+      const bytes = await fetchVerifiedModel(this.modelsUrl, model, onBytes);
+      const session = await this.backend.createSession(bytes, model);
+      this.#register(model, session);
+      return session;
+    });
+    return { model, cached };
+  }
+
+  #register(model, session) {
     // Python hands us a PyProxy of the input tensor; view its buffer, run, release.
     const run = async (tensorProxy) => {
       const view = tensorProxy.getBuffer();
@@ -198,13 +263,9 @@ class Runtime {
     this.host.add_model(model.id, run);
   }
 
-  async ensureModel(modelId) {
-    const model = findModel(this.manifest, modelId);
-    if (!this.sessions.has(model.id)) {
-      const bytes = await fetchVerifiedModel(this.modelsUrl, model);
-      this.addSession(model, await this.backend.createSession(bytes, model));
-    }
-    return model;
+  #release({ id, session }) {
+    this.host.remove_model(id);
+    session.release().catch((err) => console.warn(`releasing model ${id} failed: ${err.message}`));
   }
 
   /**
@@ -214,7 +275,7 @@ class Runtime {
    * @param {number} started when the request arrived (performance.now())
    */
   async classify(pixels, modelId, topK, decodeMs, started, preprocess) {
-    const model = await this.ensureModel(modelId);
+    const { model } = await this.ensureModel(modelId);
     const classifyStart = performance.now();
     this.lastOrtRun = 0;
     let json;
@@ -227,6 +288,7 @@ class Runtime {
     const done = performance.now();
     // total = decode + everything after it; time spent waiting in the queue is reported apart.
     result.timings_ms.total = round(decodeMs + (done - classifyStart));
+    result.latency_ms = result.timings_ms.total;
     result.timings_detail_ms = {
       ort_run: round(this.lastOrtRun),
       queue_wait: round(Math.max(0, done - started - (done - classifyStart) - decodeMs)),
