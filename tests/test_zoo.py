@@ -1,0 +1,120 @@
+"""Every model variant in the real browser: answers, parity with CPython, integrity, caching."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import READY_TIMEOUT_MS, start_server
+from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, photo
+
+from edge_infer.decode import decode_file
+from edge_infer.hosts.native import create_pipeline
+from edge_infer.manifest import load_manifest
+
+pytestmark = pytest.mark.browser
+
+MANIFEST_DATA = load_manifest(MANIFEST)
+MODEL_IDS = list(MANIFEST_DATA.models)
+FP32_IDS = [m for m in MODEL_IDS if MANIFEST_DATA.models[m].precision == "fp32"]
+
+
+def b64(path):
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+CLASSIFY_JS = """async ({ files, model, mode }) => {
+    const { createClassifier } = await import('./edge-infer.js');
+    const classifier = window.zooClassifier ??= createClassifier();
+    const out = [];
+    for (const f of files) {
+        const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+        try {
+            out.push({ result: await classifier.classify(
+                new File([bytes], f.name, { type: 'image/png' }), { model, preprocess: mode }) });
+        } catch (err) {
+            out.push({ code: err.code, message: err.message });
+        }
+    }
+    return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def zoo_page(browser, app_url):
+    context = browser.new_context()
+    requests = []
+    context.on("request", lambda r: requests.append(r.url))
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
+    page.requests = requests
+    yield page
+    context.close()
+
+
+def classify(page, model, *names, mode="exact"):
+    files = [{"b64": b64(photo(n)), "name": n} for n in names]
+    return page.evaluate(CLASSIFY_JS, {"files": files, "model": model, "mode": mode})
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_each_variant_classifies_and_matches_cpython(zoo_page, model_id):
+    cat, coffee = classify(zoo_page, model_id, "chelsea.png", "coffee.png")
+    assert cat["result"]["model"]["id"] == model_id
+    assert cat["result"]["label"] in CAT_LABELS
+    if model_id in FP32_IDS:
+        assert coffee["result"]["label"] == "espresso"
+    # CPython on the same file, exact preprocessing in both hosts.
+    native = create_pipeline(MANIFEST_DATA, MODELS, model_id).classify_sync(
+        decode_file(photo("chelsea.png"))[0]
+    )
+    browser = cat["result"]
+    assert [r["index"] for r in browser["top_k"][:3]] == [r["index"] for r in native["top_k"][:3]]
+    np.testing.assert_allclose(
+        [r["probability"] for r in browser["top_k"]],
+        [r["probability"] for r in native["top_k"]],
+        atol=2e-3,  # PNG decode is lossless; fp16/int8 kernels differ slightly across hosts
+    )
+
+
+def test_unknown_model_is_a_coded_error(zoo_page):
+    [out] = classify(zoo_page, "resnet-9000", "chelsea.png")
+    assert out["code"] == "E_MODEL_UNKNOWN"
+    assert "resnet-9000" in out["message"] and "mobilenet_v2-fp32" in out["message"]
+
+
+@pytest.fixture
+def corrupted_site(tmp_path):
+    """A models folder whose int8 MobileNetV2 no longer matches its sha256."""
+    models = tmp_path / "models"
+    shutil.copytree(MODELS, models)
+    target = models / MANIFEST_DATA.models["mobilenet_v2-int8"].file
+    data = bytearray(target.read_bytes())
+    data[len(data) // 3] ^= 0x5A
+    target.write_bytes(bytes(data))
+    proc, url = start_server("--models", str(models))
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_corrupted_model_is_refused_and_the_previous_one_keeps_working(browser, corrupted_site):
+    page = browser.new_page()
+    page.goto(corrupted_site)
+    page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
+    bad, good = classify(page, "mobilenet_v2-int8", "chelsea.png") + classify(
+        page, "mobilenet_v2-fp32", "chelsea.png"
+    )
+    assert bad["code"] == "E_MODEL_INTEGRITY"
+    assert "mobilenet_v2-int8" in bad["message"] and "sha256" in bad["message"]
+    assert good["result"]["label"] in CAT_LABELS
+    page.close()
+
+
+def test_manifest_in_the_browser_is_the_committed_one(zoo_page):
+    served = zoo_page.evaluate("fetch('./models/manifest.json').then((r) => r.json())")
+    assert served == json.loads((ROOT / "models" / "manifest.json").read_text())
