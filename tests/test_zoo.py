@@ -9,11 +9,10 @@ import shutil
 import numpy as np
 import pytest
 from conftest import READY_TIMEOUT_MS, start_server
-from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, photo
-
 from edge_infer.decode import decode_file
 from edge_infer.hosts.native import create_pipeline
 from edge_infer.manifest import load_manifest
+from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, photo
 
 pytestmark = pytest.mark.browser
 
