@@ -1,12 +1,21 @@
 /**
  * The public client API: createClassifier(). Runs on the main thread and owns nothing heavy:
  * every classifier on a page shares one worker, which boots the runtime once.
+ *
+ * Calls are queued here, not in the worker: each classifier has its own FIFO and the shared
+ * worker takes work from the classifiers in turn (round-robin), so one busy classifier (a
+ * camera, a batch drop) cannot starve another on the same page.
  */
 import { EdgeInferError, ErrorCode } from './errors.js';
 import { WorkerChannel } from './protocol.js';
 
 const DEFAULT_BASE_URL = new URL('../', import.meta.url).href;
 const BITMAP_OPTIONS = { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' };
+/**
+ * Requests handed to the worker at once. Two lets the worker decode the next image while it
+ * runs this one, and keeps fairness: the order is still decided here, one slot at a time.
+ */
+const MAX_IN_FLIGHT = 2;
 
 /** @type {Map<string, SharedRuntime>} one worker per base URL */
 const runtimes = new Map();
@@ -16,9 +25,10 @@ const runtimes = new Map();
  * @property {string} [model] manifest model id; the manifest's default when omitted
  * @property {number} [topK=5] classes per result
  * @property {number} [threads] onnxruntime-web threads; defaults to min(4, cores) when the page
- *   is cross-origin isolated and 1 otherwise (more cannot work without isolation)
+ *   is cross-origin isolated and 1 otherwise (more cannot work without isolation). The first
+ *   classifier on a page boots the shared runtime, so its value wins.
  * @property {string} [baseUrl] where `vendor/`, `models/` and `lib/` live; defaults to the
- *   folder this module was loaded from
+ *   folder this module was loaded from (which may be another origin: see docs/embedding.md)
  * @property {(progress: {state: string, stages: string[], loaded: number, total: number}) => void} [onProgress]
  *   loading progress: active stages and bytes downloaded
  * @property {'fast'|'exact'} [preprocess='fast'] 'fast' lets the browser resample while decoding
@@ -26,6 +36,15 @@ const runtimes = new Map();
  *   the antialiased resize that matches Pillow/torchvision (slower on large images)
  * @property {'wasm'|'webgpu'|'webnn'} [provider='wasm'] preferred execution provider; anything
  *   unavailable falls back to wasm and says why in `runtime.notes`
+ * @property {boolean} [debug=false] count live PyProxies for `stats()` (leak hunting; slightly
+ *   slower). Like `threads`, the classifier that boots the shared runtime decides.
+ */
+
+/**
+ * @typedef {File|Blob|ImageBitmap|HTMLImageElement|HTMLCanvasElement|HTMLVideoElement|OffscreenCanvas|ImageData|string|URL} ClassifierInput
+ * A URL (string or URL) must be same-origin or CORS-enabled; an element or bitmap must not be
+ * tainted by cross-origin pixels. Element and canvas inputs are snapshotted when `classify` is
+ * called, so the caller may change them right after.
  */
 
 /**
@@ -38,7 +57,7 @@ export function createClassifier(options = {}) {
   return new Classifier(options);
 }
 
-/** A handle on the shared runtime with its own model and top-k defaults. */
+/** A handle on the shared runtime with its own model and top-k defaults and its own queue. */
 export class Classifier {
   #options;
   #lease = null;
@@ -65,26 +84,34 @@ export class Classifier {
   }
 
   /**
-   * Classify one image.
-   * @param {File|Blob|ImageBitmap|HTMLImageElement|HTMLCanvasElement|OffscreenCanvas|ImageData|string|URL} input
+   * Classify one image. Calls on one classifier run in call order; calls from several
+   * classifiers on the page take turns.
+   * @param {ClassifierInput} input
    * @param {{signal?: AbortSignal, topK?: number, model?: string, preprocess?: 'fast'|'exact'}} [opts]
+   *   `signal` cancels the call: a queued call leaves the queue at once (freeing its slot), a
+   *   running one is dropped; either way the promise rejects with E_ABORTED.
    * @returns {Promise<object>} the result object
    */
   async classify(input, { signal, topK, model, preprocess } = {}) {
     if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
+    if (signal?.aborted) throw abortError(signal);
     if (this.#lease.runtime.crashed) this.ready = this.#reconnect();
-    await this.ready;
-    if (signal?.aborted) throw new EdgeInferError(ErrorCode.ABORTED, 'the request was cancelled');
-    const prepared = await toWorkerInput(input, signal);
+    // Snapshot the input now (an element or canvas may change before our turn comes).
+    const prepared = toWorkerInput(input, signal);
+    prepared.catch(() => {});
+    try {
+      await this.ready;
+    } catch (err) {
+      prepared.then(closePrepared, () => {});
+      throw err;
+    }
+    if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
     const payload = {
-      image: prepared.image,
-      name: prepared.name,
       model: model ?? this.#options.model,
       topK: topK ?? this.#options.topK,
-      decodeMs: prepared.decodeMs,
       preprocess: preprocess ?? this.#options.preprocess ?? 'fast',
     };
-    return this.#lease.runtime.channel.request('classify', payload, { signal, transfer: prepared.transfer });
+    return this.#lease.runtime.queue.submit(this, prepared, payload, signal);
   }
 
   #reconnect() {
@@ -94,12 +121,49 @@ export class Classifier {
     return ready;
   }
 
-  /** Release this classifier; the worker stops when its last classifier is disposed. */
+  /**
+   * Memory of the shared worker, for leak hunting: `wasm_heap_bytes` (Pyodide's WASM heap),
+   * `pyproxies` (live PyProxy objects; null unless the runtime booted with `debug: true`) and
+   * `js_heap_bytes` (the worker's JS heap, null where the browser does not expose it).
+   * onnxruntime-web's WASM memory is not separately observable; for a page total use
+   * `performance.measureUserAgentSpecificMemory()` (needs cross-origin isolation).
+   * @returns {Promise<{wasm_heap_bytes: number, pyproxies: number|null, js_heap_bytes: number|null}>}
+   */
+  async stats() {
+    if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
+    await this.ready;
+    return this.#lease.runtime.channel.request('stats', {});
+  }
+
+  /**
+   * Release this classifier: its unfinished calls reject with E_DISPOSED, and the worker
+   * stops when the last classifier using it is disposed.
+   */
   dispose() {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#lease.runtime.queue.dropOwner(this, new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed'));
     this.#lease.release();
   }
+}
+
+/**
+ * Start the module worker at `url`. `new Worker()` only accepts same-origin URLs, so a page on
+ * another origin starts a same-origin `blob:` stub that imports the real worker (module
+ * imports may cross origins; the server answers them with CORS and CORP headers). The worker's
+ * own relative imports and fetches still resolve against its real URL.
+ * @param {URL} url
+ * @returns {Worker}
+ */
+function spawnWorker(url) {
+  const options = { type: 'module', name: 'edge-infer' };
+  if (url.origin === location.origin) return new Worker(url, options);
+  const stub = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`], { type: 'text/javascript' }));
+  const worker = new Worker(stub, options);
+  const revoke = () => URL.revokeObjectURL(stub); // after the worker has loaded (or failed)
+  worker.addEventListener('message', revoke, { once: true });
+  worker.addEventListener('error', revoke, { once: true });
+  return worker;
 }
 
 /** One worker shared by every classifier with the same base URL. */
@@ -110,21 +174,140 @@ class SharedRuntime {
     this.crashed = false;
     this.initPromise = null;
     this.progressListeners = new Set();
-    const worker = new Worker(new URL('lib/worker.js', baseUrl), { type: 'module', name: 'edge-infer' });
-    this.channel = new WorkerChannel(worker, () => {
+    this.channel = new WorkerChannel(spawnWorker(new URL('lib/worker.js', baseUrl)), (err) => {
       this.crashed = true;
+      this.queue.failAll(err);
       if (runtimes.get(baseUrl) === this) runtimes.delete(baseUrl);
     });
+    this.queue = new FairQueue(this.channel, MAX_IN_FLIGHT);
   }
 
   init(options) {
     if (options.onProgress) this.progressListeners.add(options.onProgress);
     this.initPromise ??= this.channel.request(
       'init',
-      { baseUrl: this.baseUrl, model: options.model, threads: options.threads, provider: options.provider },
+      { baseUrl: this.baseUrl, model: options.model, threads: options.threads, provider: options.provider, debug: options.debug, _experiment: options._experiment },
       { onProgress: (p) => this.progressListeners.forEach((fn) => fn(p)) },
     );
     return this.initPromise;
+  }
+}
+
+/**
+ * Per-owner FIFO queues served round-robin, at most `limit` requests in the worker at once.
+ *
+ * A job waits in its owner's queue until its input is prepared and its owner's turn comes.
+ * Map order is the rotation: an owner that was just served moves to the back.
+ */
+class FairQueue {
+  /**
+   * @param {WorkerChannel} channel
+   * @param {number} limit
+   */
+  constructor(channel, limit) {
+    this.channel = channel;
+    this.limit = limit;
+    this.inFlight = 0;
+    /** @type {Map<object, Job[]>} */
+    this.queues = new Map();
+    /** @type {Set<Job>} */
+    this.running = new Set();
+  }
+
+  /**
+   * Queue one classification for `owner`.
+   * @param {object} owner the classifier
+   * @param {Promise<{image: any, name: string, decodeMs: number, transfer: Transferable[]}>} prepared
+   * @param {object} payload model, topK, preprocess
+   * @param {AbortSignal} [signal]
+   * @returns {Promise<object>}
+   */
+  submit(owner, prepared, payload, signal) {
+    return new Promise((resolve, reject) => {
+      const job = { owner, payload, prepared: null, controller: new AbortController(), settled: false };
+      const settle = (fn, value) => {
+        if (job.settled) return;
+        job.settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        fn(value);
+      };
+      job.resolve = (value) => settle(resolve, value);
+      job.reject = (err) => settle(reject, err);
+      const onAbort = () => this.#cancel(job, abortError(signal));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) return onAbort();
+
+      if (!this.queues.has(owner)) this.queues.set(owner, []);
+      this.queues.get(owner).push(job);
+      prepared.then(
+        (value) => {
+          if (job.settled) return closePrepared(value); // cancelled while preparing
+          job.prepared = value;
+          this.#pump();
+        },
+        (err) => this.#cancel(job, signal?.aborted ? abortError(signal) : err),
+      );
+    });
+  }
+
+  /** Reject every unfinished job of `owner` with `reason` (its classifier was disposed). */
+  dropOwner(owner, reason) {
+    for (const job of [...(this.queues.get(owner) ?? [])]) this.#cancel(job, reason);
+    for (const job of [...this.running]) if (job.owner === owner) this.#cancel(job, reason);
+  }
+
+  /** The worker died: reject everything still waiting. */
+  failAll(reason) {
+    for (const jobs of [...this.queues.values()]) for (const job of [...jobs]) this.#cancel(job, reason);
+  }
+
+  /** Remove a job wherever it is; a running job's request is cancelled in the worker too. */
+  #cancel(job, reason) {
+    if (job.settled) return;
+    const jobs = this.queues.get(job.owner);
+    const at = jobs ? jobs.indexOf(job) : -1;
+    if (at >= 0) {
+      jobs.splice(at, 1);
+      if (!jobs.length) this.queues.delete(job.owner);
+      if (job.prepared) closePrepared(job.prepared);
+    }
+    job.reject(reason);
+    if (this.running.has(job)) job.controller.abort(); // settles the channel request: frees the slot
+    this.#pump();
+  }
+
+  #pump() {
+    while (this.inFlight < this.limit) {
+      const job = this.#next();
+      if (!job) return;
+      this.#send(job);
+    }
+  }
+
+  /** The first owner (in rotation order) whose head job is prepared gives up that job. */
+  #next() {
+    for (const [owner, jobs] of this.queues) {
+      if (!jobs[0].prepared) continue; // FIFO per owner: never skip its head
+      const job = jobs.shift();
+      this.queues.delete(owner);
+      if (jobs.length) this.queues.set(owner, jobs); // to the back of the rotation
+      return job;
+    }
+    return null;
+  }
+
+  #send(job) {
+    const { image, name, decodeMs, transfer } = job.prepared;
+    this.inFlight += 1;
+    this.running.add(job);
+    this.channel
+      .request('classify', { ...job.payload, image, name, decodeMs }, { signal: job.controller.signal, transfer })
+      .then(job.resolve, job.reject)
+      .finally(() => {
+        this.running.delete(job);
+        this.inFlight -= 1;
+        this.#pump();
+      });
   }
 }
 
@@ -151,6 +334,19 @@ function acquireRuntime(options) {
   };
 }
 
+function abortError(signal) {
+  const why = signal?.reason instanceof Error && signal.reason.name !== 'AbortError' ? `: ${signal.reason.message}` : '';
+  return new EdgeInferError(ErrorCode.ABORTED, `the request was cancelled${why}`);
+}
+
+/** Free what a prepared input holds (a bitmap that will never be sent). */
+function closePrepared(prepared) {
+  if (typeof ImageBitmap !== 'undefined' && prepared?.image instanceof ImageBitmap) prepared.image.close();
+}
+
+const isInstance = (value, name) => typeof globalThis[name] === 'function' && value instanceof globalThis[name];
+const PIXEL_SOURCES = ['ImageBitmap', 'HTMLImageElement', 'HTMLCanvasElement', 'HTMLVideoElement', 'OffscreenCanvas'];
+
 /**
  * Turn any accepted input into something the worker decodes: Blobs go as they are (the worker
  * decodes them); pixel sources become a transferred ImageBitmap; URLs are fetched here.
@@ -167,29 +363,50 @@ async function toWorkerInput(input, signal) {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       blob = await response.blob();
     } catch (err) {
-      if (signal?.aborted) throw new EdgeInferError(ErrorCode.ABORTED, 'the request was cancelled');
-      throw new EdgeInferError(ErrorCode.INPUT, `cannot fetch ${url.href}: ${err.message}`);
+      if (signal?.aborted) throw abortError(signal);
+      throw new EdgeInferError(ErrorCode.INPUT, `cannot fetch ${url.href} (it must be same-origin or send CORS headers): ${err.message}`);
     }
     return { image: blob, name: url.pathname.split('/').pop() || url.href, decodeMs: 0, transfer: [] };
   }
-  if (typeof ImageData !== 'undefined' && input instanceof ImageData) {
+  if (isInstance(input, 'ImageData')) {
     return { image: { data: input.data, width: input.width, height: input.height }, name: 'ImageData', decodeMs: 0, transfer: [] };
   }
-  const isSource =
-    (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) ||
-    (typeof HTMLImageElement !== 'undefined' && input instanceof HTMLImageElement) ||
-    (typeof HTMLCanvasElement !== 'undefined' && input instanceof HTMLCanvasElement) ||
-    (typeof OffscreenCanvas !== 'undefined' && input instanceof OffscreenCanvas);
-  if (!isSource) {
+  if (!PIXEL_SOURCES.some((name) => isInstance(input, name))) {
     throw new EdgeInferError(ErrorCode.INPUT, `unsupported input type ${Object.prototype.toString.call(input)}`);
+  }
+  const kind = input.constructor.name;
+  if (isInstance(input, 'HTMLVideoElement') && input.readyState < 2) {
+    throw new EdgeInferError(ErrorCode.INPUT, 'the video has no frame to classify yet');
   }
   const t0 = performance.now();
   let bitmap;
   try {
-    if (input instanceof HTMLImageElement) await input.decode();
+    if (isInstance(input, 'HTMLImageElement')) await input.decode();
     bitmap = await createImageBitmap(input, BITMAP_OPTIONS); // a copy: the caller keeps theirs
   } catch (err) {
-    throw new EdgeInferError(ErrorCode.DECODE, `the ${input.constructor.name} could not be read: ${err.message}`);
+    throw new EdgeInferError(ErrorCode.DECODE, `the ${kind} could not be read: ${err.message}`);
   }
-  return { image: bitmap, name: input.constructor.name, decodeMs: performance.now() - t0, transfer: [bitmap] };
+  assertReadable(bitmap, kind);
+  return { image: bitmap, name: kind, decodeMs: performance.now() - t0, transfer: [bitmap] };
+}
+
+let probe = null;
+
+/**
+ * Cross-origin pixels without CORS make a "tainted" bitmap that the worker could draw but
+ * never read. Read one pixel here to fail early with a message that says what to fix.
+ */
+function assertReadable(bitmap, kind) {
+  probe ??= new OffscreenCanvas(1, 1).getContext('2d', { willReadFrequently: true });
+  try {
+    probe.drawImage(bitmap, 0, 0, 1, 1, 0, 0, 1, 1);
+    probe.getImageData(0, 0, 1, 1);
+  } catch (err) {
+    bitmap.close();
+    if (err?.name !== 'SecurityError') throw err;
+    throw new EdgeInferError(
+      ErrorCode.INPUT,
+      `the ${kind} holds cross-origin pixels without CORS; serve the image with CORS and set crossorigin="anonymous"`,
+    );
+  }
 }
