@@ -40,8 +40,10 @@ def start_server(*args: str, env: dict | None = None) -> tuple[subprocess.Popen,
         lines.append(line)
         match = re.search(r"edge-infer serving (http://\S+)", line)
         if match:
-            # Keep draining so the server never blocks on a full pipe.
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            # Keep draining so the server never blocks on a full pipe; keep the lines (with
+            # --verbose they are the access log).
+            proc.log = lines
+            threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
             return proc, match.group(1)
     raise RuntimeError("serve.py exited before serving:\n" + "".join(lines))
 

@@ -62,10 +62,21 @@ ISOLATION_HEADERS = (
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Cross-Origin-Embedder-Policy", "require-corp"),
 )
+# A strict policy (docs/security.md): only this origin's scripts, workers, fetches and styles;
+# 'wasm-unsafe-eval' lets WebAssembly compile (Pyodide, numpy's .so files, onnxruntime-web)
+# without allowing JS eval; blob: workers are the cross-origin worker stub (client.js) and
+# onnxruntime-web's pthreads when its files come from another origin; frame-ancestors * keeps
+# embed.html embeddable anywhere (what it posts is restricted to its declared parent origin).
+CSP = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
+    "connect-src 'self'; img-src 'self' blob: data:; style-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors *"
+)
 ALWAYS_HEADERS = (
     ("Cross-Origin-Resource-Policy", "cross-origin"),
     ("Access-Control-Allow-Origin", "*"),
     ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", CSP),
 )
 
 # Percent-escapes that must never be decoded into a path: slash, backslash, NUL.

@@ -3,6 +3,8 @@
  * All work goes through the public client API, exactly as an embedder would use it.
  */
 import { createClassifier } from './edge-infer.js';
+import { bindCameraButton } from './lib/camera.js';
+import { registerOffline } from './lib/offline.js';
 
 const STAGE_NAMES = {
   config: 'configuration',
@@ -20,27 +22,84 @@ const params = new URLSearchParams(location.search);
 const threads = params.has('threads') ? Number(params.get('threads')) : undefined;
 const pending = new Set(); // result cards not yet settled
 let lastError = null;
+let currentModel = params.get('model') || undefined;
+let batch = new AbortController(); // "Cancel remaining" aborts every unfinished card
 
 const classifier = createClassifier({
-  model: params.get('model') || undefined,
+  model: currentModel,
   threads,
   preprocess: params.get('preprocess') || undefined,
   onProgress: showProgress,
 });
+registerOffline({ after: classifier.ready }); // offline after one visit (sw.js); once loaded, so nothing downloads twice
 
 classifier.ready.then(
   (info) => {
-    $('#status-text').textContent = `Ready: ${info.model.name} (loaded in ${(info.startup_ms.ready / 1000).toFixed(2)} s)`;
+    currentModel = info.model.id;
+    $('#status-text').textContent = `Ready (loaded in ${(info.startup_ms.ready / 1000).toFixed(2)} s)`;
     $('#status-bytes').textContent = '';
     showRuntime(info);
+    fillModelPicker(info.model.id);
     updateState();
   },
   (err) => {
     $('#status-text').textContent = 'The runtime failed to load.';
     showMessage(`${err.message} [${err.code}]`);
+    if (err.code === 'E_MODEL_UNKNOWN') {
+      // A bad ?model= link should not leave a dead page: go to the default model.
+      showMessage(`${err.message}. Loading the default model instead…`);
+      setTimeout(() => location.replace(location.pathname), 1500);
+    }
     document.body.dataset.state = 'error';
   },
 );
+
+/** Fill the model picker from the manifest; switching downloads (with progress) on demand. */
+async function fillModelPicker(activeId) {
+  const select = $('#model-select');
+  let manifest;
+  try {
+    manifest = await (await fetch('models/manifest.json')).json();
+  } catch (err) {
+    $('#model-status').textContent = `model list unavailable: ${err.message}`;
+    return;
+  }
+  select.replaceChildren(
+    ...manifest.models.map((m) => {
+      const option = el('option', `${m.name} · ${mb(m.bytes)} MB`);
+      option.value = m.id;
+      option.selected = m.id === activeId;
+      return option;
+    }),
+  );
+  select.disabled = false;
+  select.addEventListener('change', () => switchModel(select.value));
+}
+
+async function switchModel(id) {
+  const select = $('#model-select');
+  const previous = currentModel;
+  select.disabled = true;
+  $('#model-status').textContent = 'Loading…';
+  try {
+    const info = await classifier.loadModel(id, {
+      onProgress: ({ loaded, total }) => {
+        $('#model-status').textContent = `Downloading ${mb(loaded)} / ${mb(total)} MB…`;
+      },
+    });
+    currentModel = info.id;
+    $('#model-status').textContent = info.cached ? 'Ready (cached, no download)' : `Ready (loaded in ${(info.ms / 1000).toFixed(2)} s)`;
+    const url = new URL(location.href);
+    url.searchParams.set('model', info.id);
+    history.replaceState(null, '', url);
+  } catch (err) {
+    select.value = previous; // the previous model keeps working
+    $('#model-status').textContent = '';
+    showMessage(`${err.message} [${err.code}]`);
+  } finally {
+    select.disabled = false;
+  }
+}
 
 function showProgress({ state, stages, loaded, total }) {
   if (state !== 'loading') return;
@@ -77,7 +136,7 @@ function classifyFiles(files) {
     pending.add(card);
     updateState();
     classifier
-      .classify(file)
+      .classify(file, { model: currentModel, signal: batch.signal })
       .then((result) => showResult(card, result))
       .catch((err) => showCardError(card, err))
       .finally(() => {
@@ -125,6 +184,11 @@ function showResult(card, result) {
 }
 
 function showCardError(card, err) {
+  if (err.code === 'E_ABORTED') {
+    card.dataset.state = 'cancelled';
+    card.querySelector('.status').textContent = 'Cancelled';
+    return;
+  }
   card.dataset.state = 'error';
   card.dataset.errorCode = err.code ?? 'E_INTERNAL';
   card.querySelector('.status').textContent = err.message;
@@ -136,6 +200,7 @@ function showCardError(card, err) {
 function updateState() {
   const body = document.body;
   if (!classifier.runtime) return; // still loading (or failed to load)
+  $('#cancel-pending').hidden = pending.size === 0;
   if (pending.size) body.dataset.state = 'busy';
   else body.dataset.state = lastError ? 'error' : 'ready';
 }
@@ -198,9 +263,28 @@ document.addEventListener('paste', (event) => {
     classifyFiles(files);
   }
 });
+$('#cancel-pending').addEventListener('click', () => {
+  batch.abort();
+  batch = new AbortController();
+});
 $('#clear-results').addEventListener('click', () => {
   for (const img of document.querySelectorAll('#results .preview[src]')) URL.revokeObjectURL(img.src);
   for (const card of document.querySelectorAll('#results .result')) if (!pending.has(card)) card.remove();
   if (!$('#results').children.length) $('.results-head').hidden = true;
   hideMessage();
+});
+
+// Camera: classify the live stream one frame at a time, showing the top-1 and frames per second.
+bindCameraButton($('#camera-button'), classifier, {
+  video: $('#camera-video'),
+  topK: 1,
+  onState: (running) => {
+    $('#camera-video').hidden = !running;
+    $('#camera-readout').hidden = !running;
+    $('#camera-readout').textContent = running ? 'Starting…' : '';
+  },
+  onResult: (result, stats) => {
+    $('#camera-readout').textContent = `${result.label} · ${pct(result.confidence)} · ${stats.fps.toFixed(1)} fps`;
+  },
+  onError: (err) => showMessage(`Camera: ${err.message}`),
 });

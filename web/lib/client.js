@@ -36,6 +36,9 @@ const runtimes = new Map();
  *   the antialiased resize that matches Pillow/torchvision (slower on large images)
  * @property {'wasm'|'webgpu'|'webnn'} [provider='wasm'] preferred execution provider; anything
  *   unavailable falls back to wasm and says why in `runtime.notes`
+ * @property {{maxModels?: number, maxBytes?: number}} [cache] bounds of the worker's LRU cache
+ *   of model sessions (default 3 models or 96 MB of model files); an evicted session is
+ *   released. The classifier that boots the shared runtime decides.
  * @property {boolean} [debug=false] count live PyProxies for `stats()` (leak hunting; slightly
  *   slower). Like `threads`, the classifier that boots the shared runtime decides.
  */
@@ -107,7 +110,7 @@ export class Classifier {
     }
     if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
     const payload = {
-      model: model ?? this.#options.model,
+      model: model ?? (isSeedRequest(input) ? input.model_id : undefined) ?? this.#options.model,
       topK: topK ?? this.#options.topK,
       preprocess: preprocess ?? this.#options.preprocess ?? 'fast',
     };
@@ -129,6 +132,28 @@ export class Classifier {
    * `performance.measureUserAgentSpecificMemory()` (needs cross-origin isolation).
    * @returns {Promise<{wasm_heap_bytes: number, pyproxies: number|null, js_heap_bytes: number|null}>}
    */
+  /**
+   * Make a model ready ahead of use (download with progress, sha256 check, session): for a
+   * model picker. Cached models answer at once with `cached: true`.
+   * @param {string} modelId manifest id
+   * @param {{onProgress?: (p: {model: string, loaded: number, total: number}) => void, signal?: AbortSignal}} [opts]
+   * @returns {Promise<{id: string, version: string, name: string, cached: boolean, ms: number}>}
+   */
+  async loadModel(modelId, { onProgress, signal } = {}) {
+    if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
+    await this.ready;
+    return this.#lease.runtime.channel.request('loadModel', { model: modelId }, { onProgress, signal });
+  }
+
+  /**
+   * Test hook (only with `debug: true`): make the shared worker die as a crash would. Pending
+   * calls reject with E_WORKER_CRASHED; the next call starts a fresh runtime.
+   */
+  _simulateCrash() {
+    if (!this.#options.debug) throw new EdgeInferError(ErrorCode.INPUT, '_simulateCrash needs debug: true');
+    this.#lease.runtime.channel.worker.postMessage({ type: 'crash' });
+  }
+
   async stats() {
     if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
     await this.ready;
@@ -186,7 +211,15 @@ class SharedRuntime {
     if (options.onProgress) this.progressListeners.add(options.onProgress);
     this.initPromise ??= this.channel.request(
       'init',
-      { baseUrl: this.baseUrl, model: options.model, threads: options.threads, provider: options.provider, debug: options.debug, _experiment: options._experiment },
+      {
+        baseUrl: this.baseUrl,
+        model: options.model,
+        threads: options.threads,
+        provider: options.provider,
+        cache: options.cache,
+        debug: options.debug,
+        _experiment: options._experiment,
+      },
       { onProgress: (p) => this.progressListeners.forEach((fn) => fn(p)) },
     );
     return this.initPromise;
@@ -352,6 +385,7 @@ const PIXEL_SOURCES = ['ImageBitmap', 'HTMLImageElement', 'HTMLCanvasElement', '
  * decodes them); pixel sources become a transferred ImageBitmap; URLs are fetched here.
  */
 async function toWorkerInput(input, signal) {
+  if (isSeedRequest(input)) return seedToWorkerInput(input);
   if (input instanceof Blob) {
     return { image: input, name: input.name || 'image', decodeMs: 0, transfer: [] };
   }
@@ -409,4 +443,42 @@ function assertReadable(bitmap, kind) {
       `the ${kind} holds cross-origin pixels without CORS; serve the image with CORS and set crossorigin="anonymous"`,
     );
   }
+}
+
+/** The classic request shape `{image_data, width, height, model_id}`. */
+function isSeedRequest(input) {
+  return input !== null && typeof input === 'object' && 'image_data' in input && !ArrayBuffer.isView(input);
+}
+
+/**
+ * Validate a classic request (RGB 0..255, row-major, width*height*3 numbers) and turn it into
+ * RGBA pixels. Errors match the CPython host's `serve-json`.
+ */
+function seedToWorkerInput({ image_data: data, width, height }) {
+  for (const [name, value] of [['width', width], ['height', height]]) {
+    if (!Number.isInteger(value) || value < 1) throw new EdgeInferError(ErrorCode.INPUT, `${name} must be a positive integer, got ${value}`);
+  }
+  if (!Array.isArray(data) && !ArrayBuffer.isView(data)) {
+    throw new EdgeInferError(ErrorCode.INPUT, 'image_data must be a list of RGB values 0..255');
+  }
+  const expected = width * height * 3;
+  if (data.length !== expected) {
+    throw new EdgeInferError(ErrorCode.INPUT, `image_data has ${data.length} values; width*height*3 = ${width}*${height}*3 = ${expected}`);
+  }
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0, j = 0; i < expected; i += 3, j += 4) {
+    for (let c = 0; c < 3; c += 1) {
+      const v = data[i + c];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new EdgeInferError(ErrorCode.INPUT, `image_data[${i + c}] is ${v}, not a finite number`);
+      if (v < 0 || v > 255) throw new EdgeInferError(ErrorCode.INPUT, `image_data[${i + c}] is ${v}, outside 0..255`);
+      rgba[j + c] = roundHalfEven(v); // as numpy's rint in the CPython host
+    }
+    rgba[j + 3] = 255;
+  }
+  return { image: { data: rgba, width, height }, name: 'image_data', decodeMs: 0, transfer: [rgba.buffer] };
+}
+
+function roundHalfEven(v) {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

@@ -16,6 +16,7 @@ import { SessionCache } from './session-cache.js';
 const progress = createProgressTracker();
 let runtime = null; // Promise<Runtime> once init starts
 let queue = Promise.resolve(); // classification is strictly in arrival order
+let debugEnabled = false;
 const memory = { pyodide: null, tracing: false }; // for `stats`, set at boot
 
 // A CSP refusal in this worker fires here, never in the page: say it where tests and people look.
@@ -46,6 +47,17 @@ serveProtocol({
       pyproxies: memory.tracing ? mod.pyproxy_alloc_map.size : null,
       js_heap_bytes: performance.memory?.usedJSHeapSize ?? null,
     };
+  },
+
+  /**
+   * Test hook for crash recovery: die the way a crashing worker does (an uncaught error).
+   * Only honoured when the runtime booted with `debug: true`.
+   */
+  crash() {
+    if (!debugEnabled) throw new EdgeInferError(ErrorCode.INPUT, 'crash needs a runtime booted with debug: true');
+    setTimeout(() => {
+      throw new Error('edge-infer test hook: simulated worker crash');
+    });
   },
 
   /**
@@ -131,6 +143,7 @@ function startRuntime(options) {
  * download. The slowest chain (usually Pyodide) sets the time to ready.
  */
 async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm', cache, debug = false, _experiment: experiment = {} }) {
+  debugEnabled = debug;
   const t0 = performance.now();
   const base = new URL(baseUrl);
   const vendorUrl = new URL('vendor/', base);

@@ -1,0 +1,223 @@
+/**
+ * edge-infer's service worker: after one visit the app loads and classifies offline, and a
+ * deploy never serves a page a mix of two versions.
+ *
+ * What is cached. `vendor/precache.json`, written by tools/setup.py, lists the app shell
+ * (every file under web/ except vendor/, examples/ and this file), the runtime (vendor.json
+ * and every file it lists) and the default model with its manifest, each with its sha256.
+ * Its `version` is a hash over all of those hashes. This worker reads the same data from
+ * `vendor/precache.js` (importScripts). After editing any app file, run `npm run setup`
+ * (`npm start` and `npm test` already do): until then the list is stale, installs of the new
+ * version fail their hash check and the last good version keeps being served. `?sw=off` on
+ * the page removes the worker while you develop (lib/offline.js).
+ *
+ * Why no mix can happen:
+ *
+ * 1. A version is bound to one worker. The browser stores imported scripts with the worker
+ *    and compares them byte for byte on every update check (each navigation), so changed
+ *    asset hashes make a new worker, and a worker never changes its list.
+ * 2. Install is all-or-nothing. The new worker fetches every listed file (revalidating the
+ *    HTTP cache), checks its sha256 and stores it in its own cache `edge-infer-<version>`;
+ *    a marker entry written last says the cache is complete. Any failure (a file changed
+ *    mid-deploy, offline, quota) deletes that cache and fails the install, and the old
+ *    worker stays in charge. Nobody reads the new cache before the install succeeded,
+ *    because only this worker reads it, and it becomes active only after a good install.
+ * 3. A worker answers only from its own cache. A page is controlled by one worker for its
+ *    whole life, and its dedicated workers (the inference worker, onnxruntime's threads) by
+ *    the same one, so the document, its modules, the runtime and the model all come from one
+ *    version. Unlisted files (other models, examples, bench) go to the network untouched.
+ * 4. No clients.claim(): it would hand a page that loaded from the network (maybe a different
+ *    version) to this worker's cache mid-life. The first visit stays uncontrolled; every
+ *    later load is fully served by one version.
+ * 5. No skipWaiting() while an old page is alive: a new worker waits until no page uses the
+ *    old one (closing every tab updates). A reload of the only page would never update on
+ *    its own (the page being replaced still counts as a client when its reload is fetched),
+ *    so the old worker answers that navigation with an empty "Refresh: 0" page, waits until
+ *    no other client of its own is left (the old document and its workers are gone), and
+ *    only then tells the new worker to skip waiting. The refresh then loads from the new
+ *    version. A navigation cannot tell which page it replaces, so a new tab opened next to
+ *    one old page gets the refresh page too; its refresh finds the old page still open and
+ *    is served by the old version as usual (one blank bounce, no loop, no skip).
+ * 6. Activate deletes every other edge-infer cache. No one can read them any more: the old
+ *    worker is redundant, and any page still open is controlled by this worker (none
+ *    normally; after a skip, only the empty refresh page).
+ *
+ * COOP/COEP (and CSP) survive offline: the cache keeps each response with its headers, so a
+ * page served from here is still cross-origin isolated (threads work offline).
+ *
+ * Message API (for the page, tests and curious people; see lib/offline.js):
+ * `{type: 'edge-infer:status'}` on a MessageChannel answers
+ * `{version, cache, complete, files, served}` where `served` lists, for the asking page and
+ * its workers, every request this worker answered: `{url, cache}` (`cache` null = network).
+ */
+/* global EDGE_INFER_PRECACHE */
+importScripts('vendor/precache.js');
+
+const PRECACHE = self.EDGE_INFER_PRECACHE;
+const CACHE = PRECACHE.cache; // `edge-infer-<version>`
+const CACHE_PREFIX = 'edge-infer-';
+const SCOPE = new URL(self.registration.scope);
+const MARKER = new URL('__edge-infer-precache-complete', SCOPE).href;
+const LISTED = new Map(PRECACHE.files.map((f) => [new URL(f.url, SCOPE).href, f]));
+const PARALLEL = 4;
+const HAND_OVER_WAIT_MS = 3000; // how long a reload waits for the old page to go away
+const HAND_OVER_GIVE_UP_MS = 10000; // a hand-over that has not happened by then is abandoned
+const refreshPages = new Set(); // client ids of our empty refresh pages (they load nothing)
+let handOverSince = 0; // when the pending hand-over's first refresh page was sent
+const served = []; // diagnostics for the status message, bounded
+const parents = new Map(); // worker client id -> the client that started it
+const MAX_SERVED = 2000;
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(install());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(
+    (async () => {
+      for (const name of await caches.keys()) {
+        if (name.startsWith(CACHE_PREFIX) && name !== CACHE) await caches.delete(name);
+      }
+    })(),
+  );
+});
+
+self.addEventListener('fetch', (event) => {
+  const { request } = event;
+  if (request.method !== 'GET') return;
+  const key = cacheKey(request.url);
+  if (!key) return; // another origin, or outside our scope
+  if (request.destination === 'worker' && event.resultingClientId) parents.set(event.resultingClientId, event.clientId);
+  if (request.destination === 'document' && self.registration.waiting && LISTED.has(key)) {
+    event.respondWith(handOverOrServe(event, key));
+    return;
+  }
+  if (!LISTED.has(key)) {
+    record(event, key, null);
+    return; // not ours: the browser fetches it as if we were not here
+  }
+  event.respondWith(serve(event, key));
+});
+
+self.addEventListener('message', (event) => {
+  const { type } = event.data ?? {};
+  if (type === 'edge-infer:skip-waiting') {
+    self.skipWaiting();
+  } else if (type === 'edge-infer:status') {
+    status(event.source?.id).then((value) => event.ports[0]?.postMessage(value));
+  }
+});
+
+/** Fill this version's cache: every file fetched, hash-checked, stored; then the marker. */
+async function install() {
+  const cache = await caches.open(CACHE);
+  if (await cache.match(MARKER)) return; // complete already (the same version, registered again)
+  try {
+    const queue = [...LISTED.entries()];
+    const worker = async () => {
+      while (queue.length) {
+        const [url, file] = queue.shift();
+        const response = await fetch(url, { cache: 'no-cache' });
+        if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+        const digest = await sha256Hex(await response.clone().arrayBuffer());
+        if (digest !== file.sha256) throw new Error(`${url} has sha256 ${digest}, the list says ${file.sha256} (run npm run setup?)`);
+        await cache.put(url, response);
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    await cache.put(MARKER, new Response(JSON.stringify({ version: PRECACHE.version, files: LISTED.size })));
+  } catch (err) {
+    await caches.delete(CACHE); // all or nothing: no half-filled cache survives
+    console.error(`edge-infer service worker: version ${PRECACHE.version} not installed: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Answer a listed URL from this version's cache (the network only if the entry is gone). */
+async function serve(event, key) {
+  const cached = await caches.match(key, { cacheName: CACHE });
+  record(event, key, cached ? CACHE : null);
+  return cached ?? fetch(event.request);
+}
+
+/**
+ * A navigation while a new version waits. If it may replace this worker's last page (a reload
+ * of the only tab), that page gets an empty refresh page, and once the old page and its workers
+ * are gone the new version takes over and serves the refresh. A refresh that comes back while
+ * another page is still open is served normally: one blank bounce, never a loop.
+ */
+async function handOverOrServe(event, key) {
+  const windows = await self.clients.matchAll({ type: 'window' });
+  const pages = windows.filter((c) => !refreshPages.has(c.id)).length;
+  const bouncing = windows.length > pages;
+  const stuck = handOverSince && Date.now() - handOverSince > HAND_OVER_GIVE_UP_MS;
+  if (stuck || pages > (bouncing ? 0 : 1)) {
+    handOverSince = 0;
+    return serve(event, key);
+  }
+  handOverSince ||= Date.now();
+  refreshPages.add(event.resultingClientId);
+  event.waitUntil(handOver());
+  const headers = {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+    Refresh: '0',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Embedder-Policy': 'require-corp',
+    'Content-Security-Policy': "default-src 'none'",
+  };
+  return new Response('<!doctype html><title>Updating edge-infer…</title>\n', { headers });
+}
+
+/** Tell the new worker to take over once only refresh pages are left (no old page, no worker). */
+async function handOver() {
+  const deadline = Date.now() + HAND_OVER_WAIT_MS;
+  while (Date.now() < deadline) {
+    const clients = await self.clients.matchAll({ type: 'all' });
+    if (clients.every((c) => refreshPages.has(c.id))) {
+      self.registration.waiting?.postMessage({ type: 'edge-infer:skip-waiting' });
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function record(event, key, cacheName) {
+  const client = event.resultingClientId || event.clientId;
+  served.push({ url: key.slice(SCOPE.href.length), cache: cacheName, client });
+  if (served.length > MAX_SERVED) served.splice(0, served.length - MAX_SERVED);
+}
+
+async function status(clientId) {
+  const cache = await caches.open(CACHE);
+  const complete = Boolean(await cache.match(MARKER));
+  const mine = (id) => {
+    for (let hops = 0; id && hops < 8; hops += 1) {
+      if (id === clientId) return true;
+      id = parents.get(id);
+    }
+    return false;
+  };
+  return {
+    version: PRECACHE.version,
+    cache: CACHE,
+    complete,
+    files: LISTED.size,
+    served: served.filter((s) => mine(s.client)).map(({ url, cache: c }) => ({ url, cache: c })),
+  };
+}
+
+/** The URL a request is cached under (no query, `/` -> `index.html`), or null if not ours. */
+function cacheKey(href) {
+  const url = new URL(href);
+  if (url.origin !== SCOPE.origin || !url.pathname.startsWith(SCOPE.pathname)) return null;
+  url.search = '';
+  url.hash = '';
+  if (url.pathname.endsWith('/')) url.pathname += 'index.html';
+  return url.href;
+}
+
+async function sha256Hex(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
