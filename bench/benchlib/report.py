@@ -1,0 +1,317 @@
+"""Markdown tables, the stdout summary and the PNG chart of a benchmark report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchlib.analysis import STAGES
+
+STARTUP_LABELS = {
+    "pyodide_boot": "Pyodide boot",
+    "numpy_load": "numpy load",
+    "package_install": "package install",
+    "python_import": "Python import",
+    "python_done_at": "Python chain done (at)",
+    "ort_import": "ORT import",
+    "model_fetch_done_at": "model fetch done (at)",
+    "session_create": "session create",
+    "ort_warmup": "ORT first run",
+    "warmup": "warm-up",
+    "ready": "ready (worker clock)",
+}
+PIPELINE_LABELS = {"product": "edge-infer", "plain-js": "plain JS", "native": "native ORT"}
+STAGE_COLOURS = {
+    "decode": "#8fb3d9",
+    "preprocess": "#f2b36f",
+    "inference": "#6fbf73",
+    "postprocess": "#c9a0dc",
+    "other": "#bbbbbb",
+}
+
+
+def fmt(value, digits: int | None = None) -> str:
+    """A number for a table: fewer decimals for bigger numbers; an en dash when missing."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if digits is None:
+        digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
+    return f"{value:.{digits}f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def config_name(row: dict) -> str:
+    """``edge-infer, 2 threads`` and the like."""
+    threads = row["threads"]
+    actual = row.get("actual_threads")
+    note = f" (got {actual})" if actual not in (None, threads) else ""
+    return f"{PIPELINE_LABELS.get(row['pipeline'], row['pipeline'])}, {threads}t{note}"
+
+
+def machine_md(report: dict) -> str:
+    """One paragraph of machine facts."""
+    m = report["machine"]
+    return (
+        f"{m['date']} · {m['cores']} cores ({m.get('cpu_model') or 'unknown CPU'}) · "
+        f"{m.get('chromium') or 'chromium ?'} · git {(m.get('git_commit') or '?')[:10]}"
+        f"{' (dirty)' if m.get('git_dirty') else ''} · load average {m['loadavg_start']} → "
+        f"{m['loadavg_end']} · other Chromium processes at start: "
+        f"{m['other_chromium_processes']}"
+    )
+
+
+def noise_md(machine: dict) -> str | None:
+    """A warning when the machine was busy (numbers are then noisy), else None."""
+    cores = machine.get("cores") or 1
+    load = max((machine.get(k) or [0.0])[0] for k in ("loadavg_start", "loadavg_end"))
+    others = machine.get("other_chromium_processes") or 0
+    if load <= 0.5 * cores and not others:
+        return None
+    return (
+        f"**Noisy run:** 1-minute load average up to {load} on {cores} cores, "
+        f"{others} other Chromium processes at start. Compare numbers within this run only."
+    )
+
+
+def retries_md(report: dict) -> str | None:
+    """A note when some page loads failed and were retried, else None."""
+    errors = report["cold_start"].get("retried_errors", []) + [
+        e for c in report["raw"]["browser_configs"] for e in c.get("retried_errors", [])
+    ]
+    if not errors:
+        return None
+    first = errors[0].splitlines()[0][:200]
+    return f"**{len(errors)} page load(s) failed and were retried** (first: `{first}`)."
+
+
+def cold_start_md(cold: dict) -> str:
+    """Cold start: stage medians for first visits and revisits."""
+    first, revisit = cold["first_visit"], cold["revisit"]
+    keys = list(dict.fromkeys([*first["startup_ms"], *revisit["startup_ms"]]))
+    rows = [
+        [
+            STARTUP_LABELS.get(k, k),
+            fmt(first["startup_ms"].get(k, {}).get("median")),
+            fmt(revisit["startup_ms"].get(k, {}).get("median")),
+        ]
+        for k in keys
+    ]
+    rows.append(
+        [
+            "**page: navigation start → ready**",
+            f"**{fmt(first['page_ready_ms']['median'])}**",
+            f"**{fmt(revisit['page_ready_ms']['median'])}**",
+        ]
+    )
+    rows.append(
+        [
+            "longest main-thread task (max)",
+            fmt(first["longest_task_ms"]["max"]),
+            fmt(revisit["longest_task_ms"]["max"]),
+        ]
+    )
+    header = ["stage (ms, median)", f"first visit (n={first['n']})", f"revisit (n={revisit['n']})"]
+    return table(header, rows)
+
+
+def time_to_ready_md(ttr: dict) -> str:
+    """Time to ready over many loads: median and p95."""
+    rows = [
+        [kind.replace("_", " "), fmt(ttr[kind]["median"]), fmt(ttr[kind]["p95"])]
+        for kind in ("first_visit", "revisit")
+    ]
+    return table([f"time to ready, {ttr['loads']} loads (ms)", "median", "p95"], rows)
+
+
+def steady_md(summaries: list[dict], image: str) -> str:
+    """Per-stage p50 / p95 for every configuration on one image."""
+    header = ["configuration", *STAGES, "ORT run", "overhead", "first run", "top-1"]
+    rows = []
+    for s in summaries:
+        if s["image"] != image:
+            continue
+        cells = [
+            f"{fmt(s['stages_ms'][k]['median'])} / {fmt(s['stages_ms'][k]['p95'])}" for k in STAGES
+        ]
+        rows.append(
+            [
+                config_name(s),
+                *cells,
+                fmt(s["ort_run_ms"]["median"]) + ("*" if "estimate" in s["ort_run_source"] else ""),
+                fmt(s["overhead_ms"]["median"]),
+                fmt(s["first_total_ms"]),
+                ", ".join(s["labels"]),
+            ]
+        )
+    return table(header, rows)
+
+
+def page_ready_md(summaries: list[dict]) -> str:
+    """Time to ready of each steady-state page (one first visit per browser configuration)."""
+    rows = [
+        [config_name(s), s["image"], fmt(s["page_ready_ms"])]
+        for s in summaries
+        if s.get("page_ready_ms") is not None
+    ]
+    return table(["configuration", "image", "time to ready (ms)"], rows)
+
+
+def throughput_md(rows: list[dict]) -> str:
+    """The drop: images per second against 1 / steady median total."""
+    header = [
+        "configuration",
+        "image",
+        "images",
+        "wall (ms)",
+        "images/s",
+        "1/steady (img/s)",
+        "ratio",
+    ]
+    body = [
+        [
+            config_name(r),
+            r["image"],
+            str(r["images"]),
+            fmt(r["wall_ms"]),
+            fmt(r["images_per_s"]),
+            fmt(r["steady_images_per_s"]),
+            fmt(r["ratio"]),
+        ]
+        for r in rows
+    ]
+    return table(header, body)
+
+
+def targets_md(targets: list[dict]) -> str:
+    """The targets table."""
+    rows = [
+        [t["name"], fmt(t["value"], 3), f"{t['op']} {fmt(t['limit'], 3)}", fmt(t["met"])]
+        for t in targets
+    ]
+    notes = [f"- {t['name']}: {t['note']}" for t in targets if t.get("note")]
+    return "\n\n".join([table(["target", "value", "limit", "met"], rows), "\n".join(notes)])
+
+
+def markdown(report: dict) -> str:
+    """The whole report as Markdown."""
+    summaries = (
+        report["steady_state"] + report["baselines"]["plain_js"] + report["baselines"]["native"]
+    )
+    summaries.sort(key=lambda s: (s["image"], s["threads"], s["pipeline"]))
+    parts = [
+        "# edge-infer benchmark",
+        machine_md(report),
+        *filter(None, [noise_md(report["machine"])]),
+        "## Cold start",
+        cold_start_md(report["cold_start"]),
+        *filter(None, [retries_md(report)]),
+        "Stages marked (at) are times since the worker started booting; the Python chain and "
+        "the ORT chain (import, model fetch, session) run in parallel.",
+        "## Time to ready",
+        time_to_ready_md(report["time_to_ready"]),
+        "Navigation start → `ready` resolved, from the same page loads as the cold start. "
+        "Each steady-state page below is one more first visit, for every pipeline:",
+        page_ready_md(summaries),
+        "## Steady state per image (ms, p50 / p95)",
+    ]
+    for image in report["inputs"]:
+        n = max((s["n"] for s in summaries if s["image"] == image), default=0)
+        parts += [f"### {image} JPEG ({n} runs per configuration)", steady_md(summaries, image)]
+    parts += [
+        "overhead = total − ORT run − decode. ORT run is `timings_detail_ms.ort_run` when "
+        "results carry it (native: bare `session.run`). Marked * is an estimate: plain-JS "
+        "`session.run` median at the same threads, capped at each sample's inference.",
+        "## Throughput (images dropped at once)",
+        throughput_md(report["throughput"]),
+        "## Targets",
+        targets_md(report["targets"]),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def targets_text(targets: list[dict]) -> str:
+    """Plain-text lines for stdout."""
+    lines = []
+    for t in targets:
+        mark = "MET " if t["met"] else "MISS"
+        lines.append(
+            f"  [{mark}] {t['name']}: {fmt(t['value'], 3)} (limit {t['op']} {fmt(t['limit'], 3)})"
+        )
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: Path) -> None:
+    """Stacked median stage bars per configuration (one panel per image) and cold start."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summaries = (
+        report["steady_state"] + report["baselines"]["plain_js"] + report["baselines"]["native"]
+    )
+    images = list(report["inputs"])
+    fig, axes = plt.subplots(len(images) + 1, 1, figsize=(10, 4.6 * (len(images) + 1)))
+    for ax, image in zip(axes, images, strict=False):
+        rows = sorted(
+            (s for s in summaries if s["image"] == image),
+            key=lambda s: (s["threads"], s["pipeline"]),
+        )
+        _stacked_bars(ax, rows)
+        ax.set_title(f"Steady state, {image} JPEG: median per stage")
+    _cold_start_bars(axes[-1], report["cold_start"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _stacked_bars(ax, rows: list[dict]) -> None:
+    names = [config_name(r) for r in rows]
+    left = [0.0] * len(rows)
+    for stage in (*STAGES[:-1], "other"):
+        if stage == "other":
+            widths = [
+                max(0.0, r["stages_ms"]["total"]["median"] - lft)
+                for r, lft in zip(rows, left, strict=True)
+            ]
+        else:
+            widths = [r["stages_ms"][stage]["median"] or 0.0 for r in rows]
+        ax.barh(names, widths, left=left, color=STAGE_COLOURS[stage], label=stage)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for y, total in enumerate(left):
+        ax.text(total, y, f" {total:.1f} ms", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("ms")
+    ax.set_xlim(0, max(left, default=1.0) * 1.18)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=5, fontsize=8, frameon=False)
+
+
+def _cold_start_bars(ax, cold: dict) -> None:
+    first, revisit = cold["first_visit"], cold["revisit"]
+    keys = list(dict.fromkeys([*first["startup_ms"], *revisit["startup_ms"]]))
+    labels = [STARTUP_LABELS.get(k, k) for k in keys] + ["page: navigation → ready"]
+    values = {}
+    for kind, data in (("first visit", first), ("revisit", revisit)):
+        stage = [data["startup_ms"].get(k, {}).get("median") or 0.0 for k in keys]
+        values[kind] = [*stage, data["page_ready_ms"]["median"] or 0.0]
+    ys = range(len(labels))
+    ax.barh(
+        [y - 0.2 for y in ys],
+        values["first visit"],
+        height=0.4,
+        label="first visit",
+        color="#d98f8f",
+    )
+    ax.barh([y + 0.2 for y in ys], values["revisit"], height=0.4, label="revisit", color="#8fb3d9")
+    ax.set_yticks(list(ys), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("ms (median)")
+    ax.set_title(f"Cold start ({first['n']} loads each)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)

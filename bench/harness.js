@@ -1,0 +1,117 @@
+/**
+ * Benchmark harness page script. Loads one pipeline through its public client API and
+ * exposes `window.bench` to bench/run.py (Playwright drives it with page.evaluate).
+ *
+ * Query string: `?pipeline=product|plain-js&threads=N` (threads omitted: the pipeline's
+ * default). The classifier is created as soon as this module runs, like the app page does,
+ * so `page_ready_ms` is navigation start to the `ready` promise resolving.
+ */
+import { createClassifier } from '/edge-infer.js';
+import { createPlainClassifier } from './plain-js/client.js';
+
+const FACTORIES = { product: createClassifier, 'plain-js': createPlainClassifier };
+
+const params = new URLSearchParams(location.search);
+const pipeline = params.get('pipeline') ?? 'product';
+const threads = params.has('threads') ? Number(params.get('threads')) : undefined;
+if (!(pipeline in FACTORIES)) throw new Error(`unknown pipeline ${pipeline}`);
+
+const classifier = FACTORIES[pipeline]({ threads });
+const ready = classifier.ready.then((info) => ({ ...info, page_ready_ms: performance.now() }));
+ready.catch(() => {}); // reported when bench/run.py awaits it
+
+/** @type {Map<string, File>} benchmark images by name, fetched once before timing */
+const inputs = new Map();
+
+/**
+ * Fetch benchmark images into Files (outside any timed section).
+ * @param {Record<string, string>} urls name -> URL
+ * @returns {Promise<Record<string, number>>} name -> size in bytes
+ */
+export async function loadInputs(urls) {
+  const sizes = {};
+  for (const [name, url] of Object.entries(urls)) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`cannot fetch ${url}: HTTP ${response.status}`);
+    const blob = await response.blob();
+    inputs.set(name, new File([blob], url.split('/').pop(), { type: blob.type || 'image/jpeg' }));
+    sizes[name] = blob.size;
+  }
+  return sizes;
+}
+
+/** The fields of a result the bench keeps (timings, answer, client-side wall time). */
+function summarize(result, wallMs) {
+  return {
+    label: result.label,
+    confidence: result.confidence,
+    timings_ms: result.timings_ms,
+    timings_detail_ms: result.timings_detail_ms ?? null, // e.g. ort_run, queue_wait
+    preprocess_mode: result.preprocess_mode ?? null,
+    wall_ms: wallMs,
+  };
+}
+
+/**
+ * Classify one image `count` times, one after the other, awaiting each result.
+ * @param {string} name an image given to loadInputs
+ * @param {number} count
+ * @returns {Promise<object[]>} one summary per run, with `wall_ms` measured on this thread
+ */
+export async function run(name, count) {
+  const file = requireInput(name);
+  const out = [];
+  for (let i = 0; i < count; i += 1) {
+    const t0 = performance.now();
+    const result = await classifier.classify(file);
+    out.push(summarize(result, performance.now() - t0));
+  }
+  return out;
+}
+
+/**
+ * Drop `count` images at once: call classify `count` times without awaiting in between,
+ * then wait for all of them.
+ * @param {string} name an image given to loadInputs
+ * @param {number} count
+ * @returns {Promise<{wall_ms: number, results: object[]}>} `wall_ms` from the first call to
+ *   the last result; each result's `wall_ms` is when it settled, from the first call
+ */
+export async function drop(name, count) {
+  const file = requireInput(name);
+  const t0 = performance.now();
+  const pending = Array.from({ length: count }, () =>
+    classifier.classify(file).then((result) => summarize(result, performance.now() - t0)),
+  );
+  const results = await Promise.all(pending);
+  return { wall_ms: performance.now() - t0, results };
+}
+
+/**
+ * Main-thread long tasks recorded by init-longtasks.js.
+ * @param {number} [since=0] keep tasks that started at or after this performance.now() time
+ * @param {number} [until=Infinity] and before this one
+ * @returns {{start: number, duration: number}[]}
+ */
+export function longTasks(since = 0, until = Infinity) {
+  const all = globalThis.__benchLongTasks ?? [];
+  return all.filter((t) => t.start >= since && t.start < until).map(({ start, duration }) => ({ start, duration }));
+}
+
+function requireInput(name) {
+  const file = inputs.get(name);
+  if (!file) throw new Error(`no input named ${name}; call loadInputs first`);
+  return file;
+}
+
+window.bench = {
+  pipeline,
+  threads,
+  ready,
+  loadInputs,
+  run,
+  drop,
+  longTasks,
+  now: () => performance.now(),
+  isolated: globalThis.crossOriginIsolated === true,
+};

@@ -1,0 +1,152 @@
+"""`npm run bench` in quick mode: every section and field is there. Timings are not judged."""
+
+from __future__ import annotations
+
+import json
+import numbers
+import subprocess
+import sys
+
+import pytest
+from helpers import ROOT
+
+pytestmark = pytest.mark.browser
+
+STAGES = ("decode", "preprocess", "inference", "postprocess", "total")
+IMAGES = {"1024x768", "4000x3000"}
+CONFIGS = {(threads, image) for threads in (1, 2) for image in IMAGES}
+SECTIONS = {
+    "options",
+    "machine",
+    "inputs",
+    "cold_start",
+    "time_to_ready",
+    "steady_state",
+    "baselines",
+    "throughput",
+    "targets",
+    "raw",
+}
+
+
+def is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, f"bench failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    report = json.loads((out / "latest.json").read_text())
+    return {"out": out, "report": report, "stdout": proc.stdout}
+
+
+def test_every_section_is_written(bench):
+    report = bench["report"]
+    assert set(report) >= SECTIONS
+    assert report["options"]["quick"] is True
+    assert set(report["inputs"]) == IMAGES
+    assert set(report["baselines"]) == {"plain_js", "native"}
+
+
+def test_machine_facts(bench):
+    machine = bench["report"]["machine"]
+    for key in ("date", "cores", "chromium", "git_commit", "loadavg_start", "loadavg_end"):
+        assert key in machine
+    assert machine["cores"] >= 1
+    assert machine["chromium"]
+    assert machine["cross_origin_isolated"] is True
+
+
+def check_stats(stats):
+    assert stats["n"] >= 1
+    assert is_number(stats["median"]) and is_number(stats["p95"])
+
+
+def test_cold_start_and_time_to_ready(bench):
+    report = bench["report"]
+    cold = report["cold_start"]
+    for kind in ("first_visit", "revisit"):
+        visits = cold[kind]
+        assert visits["n"] >= 2 and len(visits["samples"]) == visits["n"]
+        assert "ready" in visits["startup_ms"]  # plus one entry per boot stage the worker reports
+        for stats in visits["startup_ms"].values():
+            check_stats(stats)
+        check_stats(visits["page_ready_ms"])
+        check_stats(visits["longest_task_ms"])
+        ready = report["time_to_ready"][kind]
+        assert is_number(ready["median"]) and is_number(ready["p95"])
+        assert len(ready["samples_ms"]) == report["time_to_ready"]["loads"]
+
+
+@pytest.mark.parametrize("section", ["steady_state", "plain_js", "native"])
+def test_steady_state_per_configuration(bench, section):
+    report = bench["report"]
+    rows = report[section] if section == "steady_state" else report["baselines"][section]
+    assert {(r["threads"], r["image"]) for r in rows} == CONFIGS
+    for row in rows:
+        assert row["n"] == report["options"]["runs"]
+        assert set(row["stages_ms"]) == set(STAGES)
+        for stats in row["stages_ms"].values():
+            check_stats(stats)
+        for key in ("ort_run_ms", "overhead_ms", "outside_inference_ms"):
+            check_stats(row[key])
+        assert row["ort_run_source"]
+        assert is_number(row["first_total_ms"]) and is_number(row["first_over_median"])
+        assert row["labels"], "every configuration reports its top-1 labels"
+        if section != "native":
+            assert is_number(row["longest_task_ms"])
+
+
+def test_throughput(bench):
+    report = bench["report"]
+    rows = report["throughput"]
+    assert {(r["pipeline"], r["threads"], r["image"]) for r in rows} == {
+        (p, t, i) for p in ("product", "plain-js") for t, i in CONFIGS
+    }
+    for row in rows:
+        assert row["images"] == report["options"]["drop"]
+        for key in ("wall_ms", "images_per_s", "steady_images_per_s", "ratio"):
+            assert is_number(row[key])
+
+
+def test_raw_samples_are_kept(bench):
+    report = bench["report"]
+    raw = report["raw"]
+    assert len(raw["browser_configs"]) == 2 * len(CONFIGS)
+    assert len(raw["native_configs"]) == len(CONFIGS)
+    for config in raw["browser_configs"] + raw["native_configs"]:
+        assert len(config["samples"]) == report["options"]["runs"]
+        assert set(STAGES) <= set(config["samples"][0]["timings_ms"])
+
+
+def test_targets_have_name_value_limit_met(bench):
+    targets = bench["report"]["targets"]
+    assert len(targets) == 9
+    for target in targets:
+        assert isinstance(target["name"], str) and target["name"]
+        assert is_number(target["value"]), target
+        assert is_number(target["limit"]), target
+        assert isinstance(target["met"], bool)
+        assert target["op"] in ("<=", ">=")
+    assert "Targets:" in bench["stdout"]
+    for target in targets:
+        assert target["name"] in bench["stdout"]
+
+
+def test_markdown_and_chart(bench):
+    out = bench["out"]
+    text = (out / "latest.md").read_text()
+    for heading in ("## Cold start", "## Time to ready", "## Steady state", "## Throughput"):
+        assert heading in text
+    assert "| target | value | limit | met |" in text
+    assert text.strip() in bench["stdout"]
+    png = (out / "latest.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
