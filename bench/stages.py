@@ -18,19 +18,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "py"))
 
-from benchlib.browser import Harness, fresh_context, launch  # noqa: E402
-from benchlib.inputs import source_photo  # noqa: E402
-from benchlib.native import native_config  # noqa: E402
-from benchlib.server import serve  # noqa: E402
-from benchlib.stats import summarize  # noqa: E402
-from benchlib.steady import Plan  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
+from benchlib.browser import Harness, fresh_context, launch
+from benchlib.inputs import source_photo
+from benchlib.native import native_config
+from benchlib.server import serve
+from benchlib.stats import summarize
+from benchlib.steady import Plan
+from playwright.sync_api import sync_playwright
 
 STAGES = ("decode", "preprocess", "inference", "postprocess", "total")
 BENCH = Path(__file__).resolve().parent
 
 
 def row(name: str, samples: list[dict]) -> str:
+    """One Markdown row: p50 / p95 per stage, the ORT run median and the top-1."""
     cells = []
     for stage in STAGES:
         s = summarize(x["timings_ms"][stage] for x in samples)
@@ -42,6 +43,7 @@ def row(name: str, samples: list[dict]) -> str:
 
 
 def main() -> int:
+    """Measure the browser at 1 and 2 threads, then CPython, and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("image", nargs="?", type=Path, default=None)
     ap.add_argument("--runs", type=int, default=30)
