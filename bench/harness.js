@@ -5,6 +5,10 @@
  * Query string: `?pipeline=product|plain-js&threads=N` (threads omitted: the pipeline's
  * default). The classifier is created as soon as this module runs, like the app page does,
  * so `page_ready_ms` is navigation start to the `ready` promise resolving.
+ *
+ * The models section (bench/benchlib/models.py) adds `&model=ID&max_models=N` (product only):
+ * boot with model ID and keep at most N sessions in the worker's cache, so that `loadModel`
+ * of another model really fetches and creates its session.
  */
 import { createClassifier } from '/edge-infer.js';
 import { createPlainClassifier } from './plain-js/client.js';
@@ -16,7 +20,10 @@ const pipeline = params.get('pipeline') ?? 'product';
 const threads = params.has('threads') ? Number(params.get('threads')) : undefined;
 if (!(pipeline in FACTORIES)) throw new Error(`unknown pipeline ${pipeline}`);
 
-const classifier = FACTORIES[pipeline]({ threads });
+const options = { threads };
+if (params.has('model')) options.model = params.get('model');
+if (params.has('max_models')) options.cache = { maxModels: Number(params.get('max_models')) };
+const classifier = FACTORIES[pipeline](options);
 const ready = classifier.ready.then((info) => ({ ...info, page_ready_ms: performance.now() }));
 ready.catch(() => {}); // reported when bench/run.py awaits it
 
@@ -48,6 +55,8 @@ function summarize(result, wallMs) {
     timings_ms: result.timings_ms,
     timings_detail_ms: result.timings_detail_ms ?? null, // e.g. ort_run, queue_wait
     preprocess_mode: result.preprocess_mode ?? null,
+    model: result.model?.id ?? null,
+    top_k: result.top_k ? result.top_k.map((t) => t.index) : null, // class indices, best first
     wall_ms: wallMs,
   };
 }
@@ -56,14 +65,15 @@ function summarize(result, wallMs) {
  * Classify one image `count` times, one after the other, awaiting each result.
  * @param {string} name an image given to loadInputs
  * @param {number} count
+ * @param {{model?: string, preprocess?: 'fast'|'exact'}} [options] passed to `classify`
  * @returns {Promise<object[]>} one summary per run, with `wall_ms` measured on this thread
  */
-export async function run(name, count) {
+export async function run(name, count, options = {}) {
   const file = requireInput(name);
   const out = [];
   for (let i = 0; i < count; i += 1) {
     const t0 = performance.now();
-    const result = await classifier.classify(file);
+    const result = await classifier.classify(file, options);
     out.push(summarize(result, performance.now() - t0));
   }
   return out;
@@ -85,6 +95,17 @@ export async function drop(name, count) {
   );
   const results = await Promise.all(pending);
   return { wall_ms: performance.now() - t0, results };
+}
+
+/**
+ * Make a model ready through the public API (`classifier.loadModel`), timed on this thread.
+ * @param {string} id manifest model id
+ * @returns {Promise<object>} loadModel's answer (`{id, cached, ms, cache, ...}`) plus `wall_ms`
+ */
+export async function loadModel(id) {
+  const t0 = performance.now();
+  const info = await classifier.loadModel(id);
+  return { ...info, wall_ms: performance.now() - t0 };
 }
 
 /**
@@ -111,6 +132,7 @@ window.bench = {
   loadInputs,
   run,
   drop,
+  loadModel,
   longTasks,
   now: () => performance.now(),
   isolated: globalThis.crossOriginIsolated === true,

@@ -5,9 +5,11 @@ Drives Debian's Chromium (Python Playwright) against the served app through the 
 client API (``bench/harness.html``), plus a plain-JS pipeline in the same browser
 (``bench/plain-js/``) and native onnxruntime in CPython. Writes ``latest.json``,
 ``latest.md`` and ``latest.png`` to ``--out`` (default ``bench/results/``) and prints the
-Markdown and the targets.
+Markdown and the targets. The models section measures every manifest model (size, load,
+steady inference at 1 and 2 threads, agreement with its family's fp32) in both hosts.
 
     .venv/bin/python bench/run.py [--quick] [--runs N] [--loads N] [--ready-runs N] [--out DIR]
+                                  [--no-models | --only models] [--model-runs N]
 """
 
 from __future__ import annotations
@@ -27,8 +29,18 @@ from benchlib.browser import launch
 from benchlib.facts import loadavg, machine_facts
 from benchlib.inputs import BenchImage, make_inputs
 from benchlib.loads import cold_start_section, time_to_ready_section, visit_pairs
+from benchlib.models import (
+    ModelPlan,
+    boot_model_for,
+    browser_model,
+    copy_photos,
+    manifest_models,
+    model_plan,
+    native_model,
+)
+from benchlib.models_report import models_md, models_section
 from benchlib.native import native_config, native_versions
-from benchlib.report import markdown, plot, targets_text
+from benchlib.report import machine_md, markdown, noise_md, plot, targets_text
 from benchlib.server import serve
 from benchlib.steady import Config, Plan, browser_config
 
@@ -55,7 +67,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--warmup", type=int, help="discarded runs after the first one (3)")
     ap.add_argument("--drop", type=int, help="images dropped at once for throughput (32)")
     ap.add_argument("--out", type=Path, default=BENCH / "results", help="output folder")
+    ap.add_argument(
+        "--models",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure every manifest model (the models section; on by default)",
+    )
+    ap.add_argument(
+        "--only", choices=["models"], help="run only this section (writes only its report)"
+    )
+    ap.add_argument("--model-runs", type=int, help="steady runs per model and thread count (30)")
     args = ap.parse_args(argv)
+    if args.only == "models" and not args.models:
+        ap.error("--only models contradicts --no-models")
+    if args.model_runs is not None and args.model_runs < 1:
+        ap.error(f"--model-runs is too small: {args.model_runs}")
     preset = QUICK if args.quick else FULL
     for key, default in preset.items():
         if getattr(args, key) is None:
@@ -65,24 +91,65 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_browser(args, images: dict[str, BenchImage], plan: Plan) -> dict:
-    """Every browser measurement, with one server and one Chromium."""
+def run_browser(args, images: dict[str, BenchImage], plan: Plan, mplan: ModelPlan | None) -> dict:
+    """Every browser measurement, with one server and one Chromium.
+
+    Without ``images`` only the models section runs; without ``mplan`` it is skipped.
+    """
     from playwright.sync_api import sync_playwright
 
     mounts = {"bench": BENCH, "bench-inputs": args.out / "inputs"}
     with serve(mounts) as base_url, sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            pairs_n = max(args.loads, args.ready_runs)
-            log(f"cold start: {pairs_n} first visits + {pairs_n} revisits")
-            pairs = visit_pairs(browser, base_url, pairs_n, log=log)
-            configs = [
-                browser_config(browser, base_url, config, plan, log)
-                for config in browser_configs(base_url, images)
-            ]
-            return {"pairs": pairs, "configs": configs, "chromium": browser.version}
+            out: dict = {"chromium": browser.version}
+            if images:
+                pairs_n = max(args.loads, args.ready_runs)
+                log(f"cold start: {pairs_n} first visits + {pairs_n} revisits")
+                out["pairs"] = visit_pairs(browser, base_url, pairs_n, log=log)
+                out["configs"] = [
+                    browser_config(browser, base_url, config, plan, log)
+                    for config in browser_configs(base_url, images)
+                ]
+            if mplan:
+                started = time.monotonic()
+                out["models"] = run_models_browser(browser, base_url, mplan)
+                out["models_s"] = round(time.monotonic() - started, 1)
+            return out
         finally:
             browser.close()
+
+
+def run_models_browser(browser, base_url: str, mplan: ModelPlan) -> list[dict]:
+    """Every manifest model at every thread count, each on a fresh page."""
+    models = manifest_models()
+    return [
+        browser_model(browser, base_url, model, boot_model_for(model, models), threads, mplan, log)
+        for model in models
+        for threads in THREADS
+    ]
+
+
+def run_models_native(mplan: ModelPlan, photos: dict[str, Path]) -> list[dict]:
+    """Every manifest model at every thread count in native onnxruntime."""
+    log("models: native onnxruntime")
+    return [
+        native_model(model["id"], threads, photos, mplan)
+        for model in manifest_models()
+        for threads in THREADS
+    ]
+
+
+def run_models(browser: dict, mplan: ModelPlan, photos: dict[str, Path]) -> dict:
+    """The models section from the browser records and a native pass."""
+    started = time.monotonic()
+    native = run_models_native(mplan, photos)
+    section = models_section(manifest_models(), mplan.facts(), THREADS, browser["models"], native)
+    section["duration_s"] = {
+        "browser": browser["models_s"],
+        "native": round(time.monotonic() - started, 1),
+    }
+    return section
 
 
 def browser_configs(base_url: str, images: dict[str, BenchImage]) -> list[Config]:
@@ -146,14 +213,44 @@ def assemble(args, machine, images, browser: dict, native: list[dict]) -> dict:
     return report
 
 
+def report_markdown(report: dict) -> str:
+    """The report's Markdown: every section present (``--only models``: just that one)."""
+    if "steady_state" in report:
+        text = markdown(report)
+    else:
+        noise = noise_md(report["machine"])
+        parts = ["# edge-infer benchmark (models only)", machine_md(report), noise]
+        text = "\n\n".join(filter(None, parts)) + "\n"
+    if "models" in report:
+        text += "\n" + models_md(report["models"]) + "\n"
+    return text
+
+
 def write_outputs(report: dict, out: Path) -> str:
-    """Write latest.json, latest.md and latest.png; return the Markdown."""
+    """Write latest.json, latest.md and (full report) latest.png; return the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
-    text = markdown(report)
+    text = report_markdown(report)
     (out / "latest.json").write_text(json.dumps(report, indent=1) + "\n")
     (out / "latest.md").write_text(text)
-    plot(report, out / "latest.png")
+    if "steady_state" in report:
+        plot(report, out / "latest.png")
     return text
+
+
+def models_only_report(args, machine: dict, browser: dict, models: dict) -> dict:
+    """The report of ``--only models``: options, machine facts and the models section."""
+    return {
+        "schema_version": 1,
+        "options": {**{k: getattr(args, k) for k in ("quick", *FULL)}, "only": "models"},
+        "machine": {
+            **machine,
+            "chromium": browser["chromium"],
+            "playwright": version("playwright"),
+            "native": native_versions(),
+            "loadavg_end": loadavg(),
+        },
+        "models": models,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,16 +261,28 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_facts()
     if machine["other_chromium_processes"]:
         log(f"note: {machine['other_chromium_processes']} Chromium processes already running")
-    images = make_inputs(args.out / "inputs")
+    only_models = args.only == "models"
+    images = {} if only_models else make_inputs(args.out / "inputs")
+    mplan = model_plan(args.quick, args.model_runs) if args.models else None
+    photos = copy_photos(args.out / "inputs", mplan.photos) if mplan else {}
     plan = Plan(runs=args.runs, warmup=args.warmup, drop=args.drop)
-    browser = run_browser(args, images, plan)
-    native = run_native(images, plan)
-    report = assemble(args, machine, images, browser, native)
+    browser = run_browser(args, images, plan, mplan)
+    models = run_models(browser, mplan, photos) if mplan else None
+    if only_models:
+        report = models_only_report(args, machine, browser, models)
+    else:
+        native = run_native(images, plan)
+        report = assemble(args, machine, images, browser, native)
+        if models:
+            report["models"] = models
+    report["options"].update(models=args.models, model_runs=mplan.runs if mplan else None)
     report["machine"]["duration_s"] = round(time.monotonic() - started, 1)
     print(write_outputs(report, args.out))
-    print("Targets:")
-    print(targets_text(report["targets"]))
-    print(f"\nWrote {args.out / 'latest.json'}, latest.md, latest.png")
+    if not only_models:
+        print("Targets:")
+        print(targets_text(report["targets"]))
+    written = "latest.md" if only_models else "latest.md, latest.png"
+    print(f"\nWrote {args.out / 'latest.json'}, {written}")
     return 0
 
 

@@ -26,7 +26,10 @@ SECTIONS = {
     "throughput",
     "targets",
     "raw",
+    "models",
 }
+MODEL_LOAD_STATS = ("cold_ms", "cold_wall_ms", "warm_ms", "first_total_ms", "first_ort_run_ms")
+AGREEMENT = ("top1", "top5_ordered", "top5_overlap")
 
 
 def is_number(value) -> bool:
@@ -150,3 +153,60 @@ def test_markdown_and_chart(bench):
     assert text.strip() in bench["stdout"]
     png = (out / "latest.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def manifest_models() -> list[dict]:
+    return json.loads((ROOT / "models" / "manifest.json").read_text())["models"]
+
+
+def test_models_section_has_every_manifest_model(bench):
+    section = bench["report"]["models"]
+    options = section["options"]
+    assert options["threads"] == [1, 2]
+    assert len(options["photos"]) >= 2 and options["timing_photo"] in options["photos"]
+    models = manifest_models()
+    assert [row["id"] for row in section["rows"]] == [m["id"] for m in models]
+    raw = section["raw"]
+    assert len(raw["browser"]) == len(raw["native"]) == 2 * len(models)
+    for record in raw["browser"]:
+        assert record["cold_load"]["cached"] is False, "the measured load must not be cached"
+        assert record["cold_load"]["id"] == record["model"] != record["boot_model"]
+        assert {s["model"] for s in record["samples"]} == {record["model"]}
+
+
+@pytest.mark.parametrize("model", [m["id"] for m in manifest_models()])
+def test_models_row_has_every_field(bench, model):
+    section = bench["report"]["models"]
+    [row] = [r for r in section["rows"] if r["id"] == model]
+    [entry] = [m for m in manifest_models() if m["id"] == model]
+    assert row["bytes"] == entry["bytes"] and is_number(row["mb"])
+    assert row["reference"] == f"{entry['family']}-fp32"
+    for key in MODEL_LOAD_STATS:
+        check_stats(row["load"][key])
+    assert row["load"]["any_cached"] is False
+    for threads in ("1", "2"):
+        browser = row["browser"][threads]
+        assert browser["n"] == section["options"]["runs"]
+        for key in ("ort_run_ms", "inference_ms", "total_ms"):
+            check_stats(browser[key])
+        assert is_number(browser["speedup_vs_fp32"])
+        native = row["native"][threads]
+        check_stats(native["ort_run_ms"])
+        assert is_number(native["session_create_ms"]) and is_number(native["speedup_vs_fp32"])
+        agreement = row["agreement"][threads]
+        assert agreement["photos"] == len(section["options"]["photos"])
+        for key in AGREEMENT:
+            assert 0.0 <= agreement[key] <= 1.0
+    for key in ("same_top5_across_threads", "native_same_top5"):
+        assert 0.0 <= row[key] <= 1.0
+    assert set(row["top_k"]) == set(section["options"]["photos"])
+    assert all(len(indices) == 5 for indices in row["top_k"].values())
+    if row["precision"] == "fp32":
+        assert all(row["agreement"][t]["top5_ordered"] == 1.0 for t in ("1", "2"))
+    assert f"`{model}`" in bench["stdout"]
+
+
+def test_models_markdown(bench):
+    text = (bench["out"] / "latest.md").read_text()
+    assert "## Models" in text
+    assert "top-5 order = fp32" in text and "WASM ORT run 1t" in text
