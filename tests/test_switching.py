@@ -25,7 +25,13 @@ def recorded(page):
 
 
 def model_requests(page, model_id):
-    return [r for r in page.requests if r.url.endswith(f"/models/{model_id}.onnx")]
+    """Requests for a model file made by the page or its workers (not the service worker's
+    own precaching, which fetches the default model once after the first visit)."""
+    return [
+        r
+        for r in page.requests
+        if r.url.endswith(f"/models/{model_id}.onnx") and r.service_worker is None
+    ]
 
 
 def classify_file(page, name):
