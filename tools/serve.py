@@ -62,13 +62,14 @@ ISOLATION_HEADERS = (
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Cross-Origin-Embedder-Policy", "require-corp"),
 )
-# A strict policy (docs/security.md): only this origin's scripts, workers, fetches and styles;
+# A strict policy (docs/security.md): only this origin's scripts, workers, fetches and styles.
 # 'wasm-unsafe-eval' lets WebAssembly compile (Pyodide, numpy's .so files, onnxruntime-web)
-# without allowing JS eval; blob: workers are the cross-origin worker stub (client.js) and
-# onnxruntime-web's pthreads when its files come from another origin; frame-ancestors * keeps
-# embed.html embeddable anywhere (what it posts is restricted to its declared parent origin).
+# without allowing JS eval (nothing here needs 'unsafe-eval'). img-src blob: is for previews of
+# the user's files, data: for the empty favicon. No blob: workers on this origin: only pages
+# embedding us from another origin start one, under their own policy. frame-ancestors * keeps
+# embed.html embeddable anywhere (it posts results only to its declared parent origin).
 CSP = (
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
     "connect-src 'self'; img-src 'self' blob: data:; style-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors *"
 )

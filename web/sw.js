@@ -52,6 +52,10 @@
  */
 /* global EDGE_INFER_PRECACHE */
 importScripts('vendor/precache.js');
+let dbgN = 0;
+const BOOT = Date.now() % 100000;
+const DBG = (...a) => { const line = JSON.stringify([Date.now() % 100000, PRECACHE.version.slice(0, 4), BOOT, ...a]); const k = `/dbg/${Date.now()}-${PRECACHE.version.slice(0,4)}-${dbgN++}`; caches.open('dbg').then((c) => c.put(k, new Response(line))); };
+DBG('boot');
 
 const PRECACHE = self.EDGE_INFER_PRECACHE;
 const CACHE = PRECACHE.cache; // `edge-infer-<version>`
@@ -62,8 +66,13 @@ const LISTED = new Map(PRECACHE.files.map((f) => [new URL(f.url, SCOPE).href, f]
 const PARALLEL = 4;
 const HAND_OVER_WAIT_MS = 3000; // how long a reload waits for the old page to go away
 const HAND_OVER_GIVE_UP_MS = 10000; // a hand-over that has not happened by then is abandoned
+const CLIENTS_TIMEOUT_MS = 1000; // see handOverOrServe
+// Written (in this version's cache) just before this worker tells the new one to take over.
+// On disk, because Chrome may restart a worker that is waiting to retire, losing its globals.
+const HANDED_OVER = new URL('__edge-infer-handed-over', SCOPE).href;
 const refreshPages = new Set(); // client ids of our empty refresh pages (they load nothing)
 let handOverSince = 0; // when the pending hand-over's first refresh page was sent
+let handOverWatch = null; // the running handOver(), if any
 const served = []; // diagnostics for the status message, bounded
 const parents = new Map(); // worker client id -> the client that started it
 const MAX_SERVED = 2000;
@@ -73,6 +82,7 @@ self.addEventListener('install', (event) => {
 });
 
 self.addEventListener('activate', (event) => {
+  DBG('activate');
   event.waitUntil(
     (async () => {
       for (const name of await caches.keys()) {
@@ -85,6 +95,7 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const { request } = event;
   if (request.method !== 'GET') return;
+  if (request.mode === 'navigate') DBG('fetch-nav', request.url, !!self.registration.waiting, event.resultingClientId.slice(0, 6));
   const key = cacheKey(request.url);
   if (!key) return; // another origin, or outside our scope
   if (request.destination === 'worker' && event.resultingClientId) parents.set(event.resultingClientId, event.clientId);
@@ -135,6 +146,7 @@ async function install() {
 
 /** Answer a listed URL from this version's cache (the network only if the entry is gone). */
 async function serve(event, key) {
+  if (event.request.mode === 'navigate') DBG('serve-nav');
   const cached = await caches.match(key, { cacheName: CACHE });
   record(event, key, cached ? CACHE : null);
   return cached ?? fetch(event.request);
@@ -145,9 +157,17 @@ async function serve(event, key) {
  * of the only tab), that page gets an empty refresh page, and once the old page and its workers
  * are gone the new version takes over and serves the refresh. A refresh that comes back while
  * another page is still open is served normally: one blank bounce, never a loop.
+ *
+ * After the take-over was requested this worker must never serve a page again (it would be
+ * taken over mid-life): every navigation gets a refresh page until the new worker answers. In
+ * that phase Chrome may leave the clients API unanswered, so no await here may hang a page.
  */
 async function handOverOrServe(event, key) {
-  const windows = await self.clients.matchAll({ type: 'window' });
+  if (await within(CLIENTS_TIMEOUT_MS, handedOver(), true)) return refreshPage(event);
+  DBG('nav-not-handed-over', event.resultingClientId.slice(0, 6));
+  const windows = await within(CLIENTS_TIMEOUT_MS, self.clients.matchAll({ type: 'window' }), null);
+  if (!windows) { DBG('matchAll timeout'); return refreshPage(event); }
+  DBG('nav', event.resultingClientId.slice(0, 6), windows.map((c) => c.id.slice(0, 6) + (refreshPages.has(c.id) ? 'R' : '')), handOverSince);
   const pages = windows.filter((c) => !refreshPages.has(c.id)).length;
   const bouncing = windows.length > pages;
   const stuck = handOverSince && Date.now() - handOverSince > HAND_OVER_GIVE_UP_MS;
@@ -156,8 +176,21 @@ async function handOverOrServe(event, key) {
     return serve(event, key);
   }
   handOverSince ||= Date.now();
+  // One watcher at a time: Chrome delays a skip until the old worker has no event in flight,
+  // so every refresh keeping its own watcher alive would postpone the very take-over it waits for.
+  if (!handOverWatch) {
+    handOverWatch = handOver().finally(() => {
+      handOverWatch = null;
+    });
+    event.waitUntil(handOverWatch);
+  }
+  return refreshPage(event);
+}
+
+/** An empty page that reloads itself at once; it loads nothing, so it may outlive versions. */
+function refreshPage(event) {
+  DBG('refresh', event.resultingClientId.slice(0, 6));
   refreshPages.add(event.resultingClientId);
-  event.waitUntil(handOver());
   const headers = {
     'Content-Type': 'text/html; charset=utf-8',
     'Cache-Control': 'no-store',
@@ -174,12 +207,28 @@ async function handOver() {
   const deadline = Date.now() + HAND_OVER_WAIT_MS;
   while (Date.now() < deadline) {
     const clients = await self.clients.matchAll({ type: 'all' });
-    if (clients.every((c) => refreshPages.has(c.id))) {
-      self.registration.waiting?.postMessage({ type: 'edge-infer:skip-waiting' });
+    DBG('watch', clients.map((c) => c.type[0] + c.id.slice(0, 6)));
+    const waiting = self.registration.waiting;
+    if (waiting && clients.every((c) => refreshPages.has(c.id))) {
+      const cache = await caches.open(CACHE);
+      await cache.put(HANDED_OVER, new Response(String(Date.now())));
+      DBG('skip');
+      waiting.postMessage({ type: 'edge-infer:skip-waiting' });
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** Whether this worker recently told a new one to take over (the new one then deletes our cache). */
+async function handedOver() {
+  const flag = await caches.match(HANDED_OVER, { cacheName: CACHE });
+  return Boolean(flag) && Date.now() - Number(await flag.text()) < HAND_OVER_GIVE_UP_MS;
+}
+
+/** `promise`, or `fallback` if it has not settled within `ms`. */
+function within(ms, promise, fallback) {
+  return Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve(fallback), ms))]);
 }
 
 function record(event, key, cacheName) {
