@@ -35,10 +35,10 @@ def row(name: str, samples: list[dict]) -> str:
     cells = []
     for stage in STAGES:
         s = summarize(x["timings_ms"][stage] for x in samples)
-        cells.append(f"{s['p50']:.2f} / {s['p95']:.2f}")
+        cells.append(f"{s['median']:.2f} / {s['p95']:.2f}")
     ort = [x.get("timings_detail_ms") or {} for x in samples]
     ort_run = summarize(o.get("ort_run") for o in ort if o.get("ort_run") is not None)
-    extra = f"{ort_run['p50']:.2f}" if ort_run.get("p50") is not None else "–"
+    extra = f"{ort_run['median']:.2f}" if ort_run.get("median") is not None else "–"
     return f"| {name} | " + " | ".join(cells) + f" | {extra} | {samples[0]['label']} |"
 
 
