@@ -7,11 +7,12 @@
  * and every file it lists) and the default model with its manifest, each with its sha256.
  * Its `version` is a hash over all of those hashes. This worker reads the same data from
  * `vendor/precache.js` (importScripts). After editing any app file, run `npm run setup`
- * (`npm start` and `npm test` already do): until then the list is stale, installs of the new
- * version fail their hash check and the last good version keeps being served. `?sw=off` on
- * the page removes the worker while you develop (lib/offline.js).
+ * (`npm start` and `npm test` already do), then reload twice (the first reload installs the
+ * new version, the second shows it). Until setup runs the list is stale: installs fail their
+ * hash check and the last good version keeps being served. `?sw=off` on the page removes the
+ * worker while you develop (lib/offline.js).
  *
- * Why no mix can happen:
+ * Why no page sees a mix:
  *
  * 1. A version is bound to one worker. The browser stores imported scripts with the worker
  *    and compares them byte for byte on every update check (each navigation), so changed
@@ -20,27 +21,31 @@
  *    HTTP cache), checks its sha256 and stores it in its own cache `edge-infer-<version>`;
  *    a marker entry written last says the cache is complete. Any failure (a file changed
  *    mid-deploy, offline, quota) deletes that cache and fails the install, and the old
- *    worker stays in charge. Nobody reads the new cache before the install succeeded,
- *    because only this worker reads it, and it becomes active only after a good install.
+ *    worker stays in charge. Only this worker reads its cache, and only once it is active,
+ *    which needs a good install.
  * 3. A worker answers only from its own cache. A page is controlled by one worker for its
  *    whole life, and its dedicated workers (the inference worker, onnxruntime's threads) by
  *    the same one, so the document, its modules, the runtime and the model all come from one
  *    version. Unlisted files (other models, examples, bench) go to the network untouched.
  * 4. No clients.claim(): it would hand a page that loaded from the network (maybe a different
  *    version) to this worker's cache mid-life. The first visit stays uncontrolled; every
- *    later load is fully served by one version.
- * 5. No skipWaiting() while an old page is alive: a new worker waits until no page uses the
- *    old one (closing every tab updates). A reload of the only page would never update on
- *    its own (the page being replaced still counts as a client when its reload is fetched),
- *    so the old worker answers that navigation with an empty "Refresh: 0" page, waits until
- *    no other client of its own is left (the old document and its workers are gone), and
- *    only then tells the new worker to skip waiting. The refresh then loads from the new
- *    version. A navigation cannot tell which page it replaces, so a new tab opened next to
- *    one old page gets the refresh page too; its refresh finds the old page still open and
- *    is served by the old version as usual (one blank bounce, no loop, no skip).
+ *    later load is served entirely by one version.
+ * 5. skipWaiting() only when no page of the old version is left. A new worker normally waits
+ *    until no page uses the old one (closing every tab updates). But a reload of the only tab
+ *    would never update: the page being replaced still counts as a client when its reload is
+ *    fetched. So the old worker answers that navigation with an empty "updating" page that
+ *    loads nothing, waits until no other client of its own is left (the old document and its
+ *    workers are gone), and only then tells the new worker to skip waiting. The new worker
+ *    then controls the empty page and tells it to reload, which it serves. A navigation cannot
+ *    tell which page it replaces, so a new tab opened next to an old page gets the empty page
+ *    too: the old page does not go away, the wait gives up (HAND_OVER_WAIT_MS), and the empty
+ *    page reloads into the old version as usual. The empty page waits for a message instead
+ *    of refreshing itself at once, because a navigation that reaches the old worker while it
+ *    retires can hang in Chrome (the worker is restarted in between, and its clients API may
+ *    not answer). For the same reason the "handed over" state is kept on disk, not in memory.
  * 6. Activate deletes every other edge-infer cache. No one can read them any more: the old
  *    worker is redundant, and any page still open is controlled by this worker (none
- *    normally; after a skip, only the empty refresh page).
+ *    normally; after a skip, only empty "updating" pages).
  *
  * COOP/COEP (and CSP) survive offline: the cache keeps each response with its headers, so a
  * page served from here is still cross-origin isolated (threads work offline).
@@ -52,10 +57,6 @@
  */
 /* global EDGE_INFER_PRECACHE */
 importScripts('vendor/precache.js');
-let dbgN = 0;
-const BOOT = Date.now() % 100000;
-const DBG = (...a) => { const line = JSON.stringify([Date.now() % 100000, PRECACHE.version.slice(0, 4), BOOT, ...a]); const k = `/dbg/${Date.now()}-${PRECACHE.version.slice(0,4)}-${dbgN++}`; caches.open('dbg').then((c) => c.put(k, new Response(line))); };
-DBG('boot');
 
 const PRECACHE = self.EDGE_INFER_PRECACHE;
 const CACHE = PRECACHE.cache; // `edge-infer-<version>`
@@ -64,14 +65,24 @@ const SCOPE = new URL(self.registration.scope);
 const MARKER = new URL('__edge-infer-precache-complete', SCOPE).href;
 const LISTED = new Map(PRECACHE.files.map((f) => [new URL(f.url, SCOPE).href, f]));
 const PARALLEL = 4;
-const HAND_OVER_WAIT_MS = 3000; // how long a reload waits for the old page to go away
+const HAND_OVER_WAIT_MS = 2000; // how long a reload waits for the old page to go away
 const HAND_OVER_GIVE_UP_MS = 10000; // a hand-over that has not happened by then is abandoned
 const CLIENTS_TIMEOUT_MS = 1000; // see handOverOrServe
-// Written (in this version's cache) just before this worker tells the new one to take over.
-// On disk, because Chrome may restart a worker that is waiting to retire, losing its globals.
+// Written in this version's cache just before this worker tells the new one to take over.
 const HANDED_OVER = new URL('__edge-infer-handed-over', SCOPE).href;
-const refreshPages = new Set(); // client ids of our empty refresh pages (they load nothing)
-let handOverSince = 0; // when the pending hand-over's first refresh page was sent
+const RELOAD = 'edge-infer:reload'; // tells an "updating" page to reload
+// The "updating" page's only code: reload when told to, when the controller changes, or at
+// the latest after HAND_OVER_GIVE_UP_MS. Allowed by its own CSP through its hash.
+const UPDATING_SCRIPT = `const sw = navigator.serviceWorker;
+const reload = () => location.reload();
+sw.onmessage = (event) => event.data?.type === '${RELOAD}' && reload();
+sw.addEventListener('controllerchange', reload);
+setTimeout(reload, ${HAND_OVER_GIVE_UP_MS});`;
+const updatingScriptHash = crypto.subtle
+  .digest('SHA-256', new TextEncoder().encode(UPDATING_SCRIPT))
+  .then((d) => btoa(String.fromCharCode(...new Uint8Array(d))));
+const updatingPages = new Set(); // client ids of our "updating" pages (they load nothing)
+let handOverSince = 0; // when the pending hand-over's first "updating" page was sent
 let handOverWatch = null; // the running handOver(), if any
 const served = []; // diagnostics for the status message, bounded
 const parents = new Map(); // worker client id -> the client that started it
@@ -82,11 +93,15 @@ self.addEventListener('install', (event) => {
 });
 
 self.addEventListener('activate', (event) => {
-  DBG('activate');
   event.waitUntil(
     (async () => {
       for (const name of await caches.keys()) {
         if (name.startsWith(CACHE_PREFIX) && name !== CACHE) await caches.delete(name);
+      }
+      // After a skip the only pages are "updating" pages of the old worker, now ours: reload
+      // them (messages wait in their queue, so none is missed). App pages ignore the message.
+      for (const client of await self.clients.matchAll({ type: 'window', includeUncontrolled: true })) {
+        client.postMessage({ type: RELOAD });
       }
     })(),
   );
@@ -95,7 +110,6 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const { request } = event;
   if (request.method !== 'GET') return;
-  if (request.mode === 'navigate') DBG('fetch-nav', request.url, !!self.registration.waiting, event.resultingClientId.slice(0, 6));
   const key = cacheKey(request.url);
   if (!key) return; // another origin, or outside our scope
   if (request.destination === 'worker' && event.resultingClientId) parents.set(event.resultingClientId, event.clientId);
@@ -146,77 +160,74 @@ async function install() {
 
 /** Answer a listed URL from this version's cache (the network only if the entry is gone). */
 async function serve(event, key) {
-  if (event.request.mode === 'navigate') DBG('serve-nav');
   const cached = await caches.match(key, { cacheName: CACHE });
   record(event, key, cached ? CACHE : null);
   return cached ?? fetch(event.request);
 }
 
 /**
- * A navigation while a new version waits. If it may replace this worker's last page (a reload
- * of the only tab), that page gets an empty refresh page, and once the old page and its workers
- * are gone the new version takes over and serves the refresh. A refresh that comes back while
- * another page is still open is served normally: one blank bounce, never a loop.
- *
- * After the take-over was requested this worker must never serve a page again (it would be
- * taken over mid-life): every navigation gets a refresh page until the new worker answers. In
- * that phase Chrome may leave the clients API unanswered, so no await here may hang a page.
+ * A navigation while a new version waits (point 5 above). Once the take-over was requested,
+ * this worker must never serve a page again (it would be taken over mid-life): every
+ * navigation gets an "updating" page. No await here may hang a navigation.
  */
 async function handOverOrServe(event, key) {
-  if (await within(CLIENTS_TIMEOUT_MS, handedOver(), true)) return refreshPage(event);
-  DBG('nav-not-handed-over', event.resultingClientId.slice(0, 6));
+  if (await within(CLIENTS_TIMEOUT_MS, handedOver(), true)) return updatingPage(event);
   const windows = await within(CLIENTS_TIMEOUT_MS, self.clients.matchAll({ type: 'window' }), null);
-  if (!windows) { DBG('matchAll timeout'); return refreshPage(event); }
-  DBG('nav', event.resultingClientId.slice(0, 6), windows.map((c) => c.id.slice(0, 6) + (refreshPages.has(c.id) ? 'R' : '')), handOverSince);
-  const pages = windows.filter((c) => !refreshPages.has(c.id)).length;
-  const bouncing = windows.length > pages;
+  if (!windows) return updatingPage(event);
+  const pages = windows.filter((c) => !updatingPages.has(c.id)).length;
+  const reloading = windows.length > pages; // an "updating" page reloads: it replaces itself
   const stuck = handOverSince && Date.now() - handOverSince > HAND_OVER_GIVE_UP_MS;
-  if (stuck || pages > (bouncing ? 0 : 1)) {
+  if (stuck || pages > (reloading ? 0 : 1)) {
     handOverSince = 0;
     return serve(event, key);
   }
   handOverSince ||= Date.now();
-  // One watcher at a time: Chrome delays a skip until the old worker has no event in flight,
-  // so every refresh keeping its own watcher alive would postpone the very take-over it waits for.
+  // One watcher at a time: Chrome delays a skip until the old worker has no event in flight.
   if (!handOverWatch) {
     handOverWatch = handOver().finally(() => {
       handOverWatch = null;
     });
     event.waitUntil(handOverWatch);
   }
-  return refreshPage(event);
+  return updatingPage(event);
 }
 
-/** An empty page that reloads itself at once; it loads nothing, so it may outlive versions. */
-function refreshPage(event) {
-  DBG('refresh', event.resultingClientId.slice(0, 6));
-  refreshPages.add(event.resultingClientId);
+/** An empty page that loads nothing and reloads when told to (see UPDATING_SCRIPT). */
+async function updatingPage(event) {
+  updatingPages.add(event.resultingClientId);
   const headers = {
     'Content-Type': 'text/html; charset=utf-8',
     'Cache-Control': 'no-store',
-    Refresh: '0',
     'Cross-Origin-Opener-Policy': 'same-origin',
     'Cross-Origin-Embedder-Policy': 'require-corp',
-    'Content-Security-Policy': "default-src 'none'",
+    'Content-Security-Policy': `default-src 'none'; script-src 'sha256-${await updatingScriptHash}'`,
   };
-  return new Response('<!doctype html><title>Updating edge-infer…</title>\n', { headers });
+  const html = `<!doctype html><meta charset="utf-8"><title>Updating edge-infer…</title><script>${UPDATING_SCRIPT}</script>\n`;
+  return new Response(html, { headers });
 }
 
-/** Tell the new worker to take over once only refresh pages are left (no old page, no worker). */
+/**
+ * Tell the new worker to take over once only "updating" pages are left (no old page, none of
+ * its workers). If an old page stays (another tab), give up: the "updating" pages reload and
+ * get the old version.
+ */
 async function handOver() {
   const deadline = Date.now() + HAND_OVER_WAIT_MS;
   while (Date.now() < deadline) {
     const clients = await self.clients.matchAll({ type: 'all' });
-    DBG('watch', clients.map((c) => c.type[0] + c.id.slice(0, 6)));
     const waiting = self.registration.waiting;
-    if (waiting && clients.every((c) => refreshPages.has(c.id))) {
+    if (!waiting) return;
+    if (clients.every((c) => updatingPages.has(c.id))) {
       const cache = await caches.open(CACHE);
       await cache.put(HANDED_OVER, new Response(String(Date.now())));
-      DBG('skip');
       waiting.postMessage({ type: 'edge-infer:skip-waiting' });
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  handOverSince = 0;
+  for (const client of await self.clients.matchAll({ type: 'window' })) {
+    if (updatingPages.has(client.id)) client.postMessage({ type: RELOAD });
   }
 }
 
