@@ -1,0 +1,67 @@
+"""Memory: a hundred classifications in one page leak neither WASM heap nor PyProxies.
+
+The short version of ``bench/memory.py`` (which runs 500 and prints the series): the page
+``bench/memory.html`` boots a classifier with ``debug: true`` so the worker counts live
+PyProxies, and ``classifier.stats()`` is sampled every ten runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from conftest import start_server
+from helpers import ROOT
+
+pytestmark = pytest.mark.browser
+
+RUNS, EVERY, WARMUP = 100, 10, 20
+
+
+def load_bench_memory():
+    spec = importlib.util.spec_from_file_location("bench_memory", ROOT / "bench" / "memory.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench_url():
+    proc, url = start_server("--mount", f"bench={ROOT / 'bench'}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_stats_shape_and_no_leak_over_100_classifications(page, bench_url):
+    memory = load_bench_memory()
+    memory.open_harness(page, bench_url)
+    series = memory.measure(page, RUNS, EVERY)
+    assert [s["run"] for s in series] == list(range(0, RUNS + 1, EVERY))
+    # Samples follow even runs, which classify coffee.png (the odd ones chelsea.png).
+    assert all(s["label"] == "espresso" for s in series[1:])
+    for s in series:
+        assert isinstance(s["wasm_heap_bytes"], int) and s["wasm_heap_bytes"] > 16 * 2**20
+        assert isinstance(s["pyproxies"], int)  # counted: the page booted with debug: true
+        assert s["js_heap_bytes"] is None or s["js_heap_bytes"] > 0
+
+    summary = memory.growth(series, WARMUP)
+    assert summary["wasm_heap_growth_pct"] < 5, series
+    assert summary["pyproxies_values_after_warmup"] == [summary["pyproxies_start"]], series
+    assert summary["pyproxies_leaked_per_run"] == 0
+
+
+def test_stats_without_debug_does_not_count_pyproxies(page, bench_url):
+    """The app page (no debug): `stats()` still answers; PyProxies are not traced (null)."""
+    page.goto(bench_url)
+    page.wait_for_selector("body[data-state='ready']", timeout=120_000)
+    stats = page.evaluate(
+        """async () => {
+            const { createClassifier } = await import('./edge-infer.js');
+            const c = createClassifier({ debug: true });  // too late: the app booted the runtime
+            const stats = await c.stats();
+            c.dispose();
+            return stats;
+        }"""
+    )
+    assert stats["pyproxies"] is None and stats["wasm_heap_bytes"] > 0
