@@ -236,7 +236,11 @@ class Runtime {
     this.manifest = manifest;
     this.modelsUrl = modelsUrl;
     this.cache = new SessionCache({ ...cache, onEvict: (entry) => this.#release(entry) });
-    this.pyClassify = host.classify; // one PyProxy for the method, reused for every call
+    this.sessions = new Map(); // model id -> OrtModelSession, as registered with Python
+    // One PyProxy per method, reused for every call.
+    this.pyBegin = host.begin;
+    this.pyEnd = host.end;
+    this.pyAbandon = host.abandon;
   }
 
   /** Register a session with Python and the cache (used for the boot model). */
@@ -262,22 +266,13 @@ class Runtime {
   }
 
   #register(model, session) {
-    // Python hands us a PyProxy of the input tensor; view its buffer, run, release.
-    const run = async (tensorProxy) => {
-      const view = tensorProxy.getBuffer();
-      const t0 = performance.now();
-      try {
-        return await session.run(view.data);
-      } finally {
-        this.lastOrtRun = performance.now() - t0;
-        view.release();
-      }
-    };
-    this.host.add_model(model.id, run);
+    this.host.add_model(model.id);
+    this.sessions.set(model.id, session);
   }
 
   #release({ id, session }) {
     this.host.remove_model(id);
+    this.sessions.delete(id);
     session.release().catch((err) => console.warn(`releasing model ${id} failed: ${err.message}`));
   }
 
@@ -289,26 +284,56 @@ class Runtime {
    */
   async classify(pixels, modelId, topK, decodeMs, started, preprocess) {
     const { model } = await this.ensureModel(modelId);
+    const session = this.sessions.get(model.id);
     const classifyStart = performance.now();
-    this.lastOrtRun = 0;
-    let json;
+    // Python preprocesses, onnxruntime-web runs on a view of Python's tensor, Python
+    // postprocesses: two synchronous calls, no Python event-loop round trips in between.
+    let logits;
+    let ortMs;
+    let inferenceMs;
     try {
-      json = await this.pyClassify(model.id, pixels.rgba, pixels.width, pixels.height, topK, decodeMs);
+      const input = this.#call(() => this.pyBegin(model.id, pixels.rgba, pixels.width, pixels.height, topK, decodeMs));
+      const inferStart = performance.now();
+      try {
+        // Pyodide memory growth detaches views: take it now, release it right after the run.
+        const view = input.getBuffer();
+        try {
+          const ortStart = performance.now();
+          logits = await session.run(view.data);
+          ortMs = performance.now() - ortStart;
+        } finally {
+          view.release();
+        }
+      } finally {
+        input.destroy();
+      }
+      inferenceMs = performance.now() - inferStart;
     } catch (err) {
+      this.pyAbandon(model.id);
       throw toCoded(err);
     }
+    const json = this.#call(() => this.pyEnd(model.id, logits, inferenceMs));
     const result = JSON.parse(json);
     const done = performance.now();
     // total = decode + everything after it; time spent waiting in the queue is reported apart.
     result.timings_ms.total = round(decodeMs + (done - classifyStart));
     result.latency_ms = result.timings_ms.total;
     result.timings_detail_ms = {
-      ort_run: round(this.lastOrtRun),
+      ort_run: round(ortMs),
       queue_wait: round(Math.max(0, done - started - (done - classifyStart) - decodeMs)),
     };
     result.image = { width: pixels.sourceWidth, height: pixels.sourceHeight };
     result.preprocess_mode = preprocess;
     return result;
+  }
+
+  /** Call into Python; its exceptions become coded errors. */
+  #call(fn) {
+    try {
+      return fn();
+    } catch (err) {
+      throw toCoded(err);
+    }
   }
 
   /** One full pass on synthetic pixels: compiles every code path before the first image. */

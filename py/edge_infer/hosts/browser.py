@@ -1,8 +1,11 @@
-"""Pyodide host: inference is onnxruntime-web, reached through Pyodide's JS bridge.
+"""Pyodide host: inference is onnxruntime-web, run by the worker between two Python calls.
 
-The worker (``web/lib/worker.js``) creates a :class:`BrowserHost`, registers one JS ``run``
-function per model, and calls :meth:`BrowserHost.classify` with the decoded RGBA pixels. The
-input tensor goes to JS as a PyProxy whose buffer JS views without copying.
+The worker (``web/lib/worker.js``) creates a :class:`BrowserHost` and, per image, calls
+:meth:`BrowserHost.begin` with the decoded RGBA pixels (preprocess; it gets the input tensor
+back as a PyProxy whose buffer it views without copying), runs onnxruntime-web on that view,
+and calls :meth:`BrowserHost.end` with the logits (postprocess). Both calls are synchronous:
+an async Python call from JavaScript costs two event-loop round trips (about 1 ms each in
+the worker), which would be most of the pipeline's overhead.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edge_infer.manifest import parse_manifest_json
-from edge_infer.pipeline import Pipeline
+from edge_infer.pipeline import Pending, Pipeline
 
 
 class BrowserHost:
@@ -35,47 +38,48 @@ class BrowserHost:
             **json.loads(runtime_json),
         }
         self.pipelines: dict[str, Pipeline] = {}
+        self._pending: dict[str, Pending] = {}
 
     def runtime_json(self) -> str:
         """The runtime facts every result carries, as JSON text."""
         return json.dumps(self.runtime)
 
-    def add_model(self, model_id: str, js_run: Any) -> None:
-        """Register ``js_run(tensor_proxy) -> Promise<Float32Array>`` as ``model_id``'s engine.
-
-        ``js_run`` must take the buffer view, run the session, and release the view before
-        its promise settles; the proxy is destroyed here afterwards.
-        """
-        from pyodide.ffi import create_proxy
-
-        model = self.manifest.get(model_id)
-        logits = np.empty(len(model.labels), dtype=np.float32)
-
-        async def infer(x: np.ndarray) -> np.ndarray:
-            proxy = create_proxy(x)
-            try:
-                out = await js_run(proxy)
-            finally:
-                proxy.destroy()
-            out.assign_to(logits)
-            return logits
-
-        self.pipelines[model_id] = Pipeline(model, infer, self.runtime)
+    def add_model(self, model_id: str) -> None:
+        """Make ``model_id`` classifiable (its onnxruntime-web session lives in the worker)."""
+        self.pipelines[model_id] = Pipeline(self.manifest.get(model_id), None, self.runtime)
+        self._pending.pop(model_id, None)
 
     def remove_model(self, model_id: str) -> None:
         """Forget ``model_id``'s pipeline (its JS session is released by the worker)."""
         self.pipelines.pop(model_id, None)
+        self._pending.pop(model_id, None)
 
-    async def classify(
+    def begin(
         self, model_id: str, rgba: Any, width: int, height: int, top_k: int, decode_ms: float
-    ) -> str:
-        """Classify RGBA pixels (a JS ``Uint8ClampedArray``); returns the result as JSON text.
+    ) -> np.ndarray:
+        """Preprocess RGBA pixels (a JS ``Uint8ClampedArray``) for ``model_id``.
 
-        JSON crosses the bridge as one string, so no PyProxy outlives the call.
+        Returns the float32 input tensor (reused per model: the worker views its buffer, runs
+        the session, and calls :meth:`end` before the next ``begin`` for this model).
         """
         pixels = np.empty((height, width, 4), dtype=np.uint8)
         rgba.assign_to(pixels)
-        result = await self.pipelines[model_id].classify(
-            pixels, top_k=int(top_k), decode_ms=float(decode_ms)
-        )
-        return json.dumps(result)
+        pipeline = self.pipelines[model_id]
+        pending = pipeline.start(pixels, top_k=int(top_k), decode_ms=float(decode_ms))
+        self._pending[model_id] = pending
+        return pending.input
+
+    def end(self, model_id: str, logits: Any, inference_ms: float) -> str:
+        """Postprocess the logits (a JS ``Float32Array``) of :meth:`begin`'s image.
+
+        Returns the result as JSON text: one string crosses the bridge, so no PyProxy
+        outlives the call.
+        """
+        pending = self._pending.pop(model_id)
+        out = np.empty(len(pending.pipeline.model.labels), dtype=np.float32)
+        logits.assign_to(out)
+        return json.dumps(pending.finish(out, inference_ms=float(inference_ms)))
+
+    def abandon(self, model_id: str) -> None:
+        """Drop :meth:`begin`'s pending image after inference failed."""
+        self._pending.pop(model_id, None)
