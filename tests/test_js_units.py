@@ -11,7 +11,7 @@ def test_node_unit_tests():
     assert node, "node is required (it also runs npm)"
     files = sorted(str(p) for p in (ROOT / "tests" / "js").glob("*.test.mjs"))
     proc = subprocess.run(
-        [node, "--test", *files], capture_output=True, text=True, cwd=ROOT, timeout=120
+        [node, "--test", *files], capture_output=True, text=True, cwd=ROOT, timeout=300
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "# fail 0" in proc.stdout

@@ -471,6 +471,59 @@ def vendor_own_wheel(stamps: FileStamps) -> Path:
     return dst
 
 
+# vendor.json key -> file in web/vendor/bytecode/
+BYTECODE_FILES = {"stdlib": "python_stdlib.zip", "site_packages": "site-packages.zip"}
+
+
+def vendor_bytecode(stamps: FileStamps, whl: Path) -> tuple[dict, bool]:
+    """Precompile the modules the runtime imports (tools/compile_bytecode.mjs, under Node).
+
+    Pyodide's stdlib and numpy ship sources only, so each page load used to compile them.
+    Rebuilt when Pyodide's files, the numpy wheel, our wheel or the script change; returns
+    vendor.json's ``bytecode`` entry and whether the files changed.
+    """
+    out = VENDOR / "bytecode"
+    script = ROOT / "tools" / "compile_bytecode.mjs"
+    inputs = sorted(
+        [*(VENDOR / "pyodide").iterdir(), whl, script, ROOT / "models" / "manifest.json"]
+    )
+    inputs_key = sha256_files([p for p in inputs if p.is_file()])
+    old = read_stamp("bytecode")
+    files = [out / name for name in BYTECODE_FILES.values()]
+    if old.get("key") == inputs_key and all(
+        stamps.fresh(f, old.get("sha256", {}).get(f.name, "")) for f in files
+    ):
+        changed = False
+    else:
+        drop_stamp("bytecode")
+        run(
+            [
+                "node",
+                str(script),
+                str(VENDOR / "pyodide"),
+                str(whl),
+                str(ROOT / "models" / "manifest.json"),
+                str(out),
+            ],
+            "precompiling Python bytecode with Pyodide under Node",
+        )
+        sums = {}
+        for f in files:
+            sums[f.name] = sha256_file(f)
+            stamps.record(f, sums[f.name])
+        write_stamp("bytecode", {"key": inputs_key, "sha256": sums})
+        changed = old.get("sha256") != sums
+    prune(out, set(BYTECODE_FILES.values()))
+    entry = {
+        key: {
+            "file": f"bytecode/{name}",
+            "sha256": stamps.new[f"web/vendor/bytecode/{name}"]["sha256"],
+        }
+        for key, name in BYTECODE_FILES.items()
+    }
+    return entry, changed
+
+
 def ensure_vendor() -> None:
     step("web/vendor (Pyodide, numpy wheel, onnxruntime-web, edge-infer wheel)")
     t = time.monotonic()
@@ -515,6 +568,9 @@ def vendor_all(stamps: FileStamps) -> bool:
     whl_sha = stamps.new[str(whl.relative_to(ROOT))]["sha256"]
     changed |= whl_sha != old_wheel
 
+    bytecode, bytecode_changed = vendor_bytecode(stamps, whl)
+    changed |= bytecode_changed
+
     numpy = lock["packages"]["numpy"]
     if numpy["version"] != NUMPY_VERSION:
         raise SetupError(f"Pyodide's numpy is {numpy['version']}, expected {NUMPY_VERSION}")
@@ -531,6 +587,7 @@ def vendor_all(stamps: FileStamps) -> bool:
             "file": f"wheels/{whl.name}",
             "sha256": whl_sha,
         },
+        "bytecode": bytecode,
     }
     # Sizes let the page show byte progress; hashes document exactly what is served.
     manifest["files"] = {
@@ -546,7 +603,7 @@ def vendor_all(stamps: FileStamps) -> bool:
     if not vj.is_file() or vj.read_bytes() != data:
         write_atomic(vj, data)
         changed = True
-    prune(VENDOR, {"pyodide", "ort", "wheels", "vendor.json", *PRECACHE_FILES})
+    prune(VENDOR, {"pyodide", "ort", "wheels", "bytecode", "vendor.json", *PRECACHE_FILES})
     return changed
 
 

@@ -375,10 +375,16 @@ async function fetchVendor(vendorUrl) {
   }
 }
 
-/** Bytes of the vendored files the worker fetches (ES modules are imported, not fetched). */
+/**
+ * Bytes of the vendored files a default boot fetches: not ES modules (imported, not
+ * fetched), not the installers' wheels, and not the plain stdlib zip when the precompiled
+ * one replaces it.
+ */
 function vendorBytes(vendor) {
+  const unused = /\.m?js$|\/(micropip|packaging)-[^/]*\.whl$/;
+  const plainStdlib = vendor.bytecode ? `${vendor.pyodide.index}python_stdlib.zip` : null;
   return Object.entries(vendor.files ?? {})
-    .filter(([path]) => !/\.m?js$/.test(path))
+    .filter(([path]) => !unused.test(path) && path !== plainStdlib)
     .reduce((sum, [, f]) => sum + (f.bytes ?? 0), 0);
 }
 

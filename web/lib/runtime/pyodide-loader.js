@@ -5,19 +5,38 @@ import { EdgeInferError, ErrorCode } from '../errors.js';
 import { fetchBytes, sha256Hex } from './fetch-progress.js';
 
 /**
- * Start Pyodide, load numpy (integrity-checked against Pyodide's lock file), install our
- * wheel with micropip after checking its sha256, and import the browser host module.
+ * Start Pyodide, install numpy and our wheel (each checked against its sha256 in
+ * vendor.json) and import the browser host module.
+ *
+ * Every download starts at once. By default (see tools/compile_bytecode.mjs):
+ * - Pyodide boots from `vendor.bytecode.stdlib`, its stdlib zip plus precompiled bytecode;
+ * - numpy's wheel is unpacked like ours, so only the extension modules `import numpy`
+ *   needs are compiled, when it imports them (loadPackage compiles all 19 up front);
+ * - `vendor.bytecode.site_packages` adds bytecode for numpy and edge_infer.
  *
  * @param {object} opts
  * @param {URL} opts.vendorUrl URL of the vendored runtime folder (holds vendor.json's files)
  * @param {object} opts.vendor parsed vendor.json
  * @param {(stage: string) => void} [opts.onStage] called as each stage starts
  * @param {Record<string, number>} [opts.timings] filled with per-stage milliseconds
+ * @param {{bytecode?: boolean, numpy?: 'unpack'|'loadPackage', installer?: 'micropip',
+ *   numpyInLoadPyodide?: boolean}} [opts.experiment] benchmark switches for the
+ *   alternatives measured in `npm run bench`; the defaults are what the numbers supported
  * @returns {Promise<{pyodide: object, hostModule: object}>}
  */
 export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timings = {}, experiment = {} }) {
   const indexURL = new URL(vendor.pyodide.index, vendorUrl).href;
   const mark = stopwatch(timings);
+  const bytecode = experiment.bytecode !== false ? vendor.bytecode : null;
+  const numpyBy = experiment.numpy ?? (experiment.numpyInLoadPyodide ? 'loadPackage' : 'unpack');
+  const download = (entry) => {
+    const url = new URL(entry.file, vendorUrl).href;
+    return { url, sha256: entry.sha256, bytes: fetchBytes(url).catch((err) => err) };
+  };
+  const wheel = download(vendor.edge_infer);
+  const numpyWheel = numpyBy === 'unpack' ? download(vendor.numpy) : null;
+  const sitePyc = bytecode ? download(bytecode.site_packages) : null;
+  const stdLibURL = bytecode ? new URL(bytecode.stdlib.file, vendorUrl).href : undefined;
 
   onStage('pyodide');
   let loadPyodide;
@@ -30,52 +49,31 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   try {
     pyodide = await loadPyodide({
       indexURL,
+      stdLibURL,
       fullStdLib: false,
       packages: experiment.numpyInLoadPyodide ? ['numpy'] : [],
       stdout: () => {},
       stderr: (s) => console.warn(s),
     });
   } catch (err) {
-    throw runtimeError(`${indexURL} (pyodide.asm.wasm, python_stdlib.zip, pyodide-lock.json)`, err);
+    const stdlib = stdLibURL ?? `${indexURL}python_stdlib.zip`;
+    throw runtimeError(`${indexURL} (pyodide.asm.js, pyodide.asm.wasm, pyodide-lock.json) or ${stdlib}`, err);
   }
   mark('pyodide_boot');
 
-  // Wheel bytes are fetched while numpy loads; both are verified before use.
-  const wheelUrl = new URL(vendor.edge_infer.file, vendorUrl).href;
-  const wheelBytes = fetchBytes(wheelUrl).catch((err) => err);
-
   onStage('numpy');
-  const failures = [];
-  const packages = experiment.installer === 'micropip' ? ['numpy', 'micropip'] : ['numpy'];
-  await pyodide.loadPackage(packages, {
-    messageCallback: () => {},
-    errorCallback: (msg) => failures.push(msg),
-    checkIntegrity: true,
-  });
-  for (const name of packages) {
-    // loadPackage resolves even when the browser blocked a file (sha256 mismatch).
-    if (!pyodide.loadedPackages[name]) {
-      const lock = vendor.pyodide_packages?.[name];
-      const file = lock ? `${indexURL}${lock.file}` : `${name} wheel in ${indexURL}`;
-      throw runtimeError(file, new Error(failures.join('; ') || 'the package did not load'));
-    }
+  if (numpyWheel) {
+    pyodide.unpackArchive(await verified(numpyWheel), 'wheel', { extractDir: SITE_PACKAGES });
+  } else {
+    await loadPackages(pyodide, experiment.installer === 'micropip' ? ['numpy', 'micropip'] : ['numpy'], { indexURL, vendor, vendorUrl });
   }
   mark('numpy_load');
 
   onStage('package');
-  const bytes = await wheelBytes;
-  if (bytes instanceof Error) throw runtimeError(wheelUrl, bytes);
-  const digest = await sha256Hex(bytes);
-  if (digest !== vendor.edge_infer.sha256) {
-    throw new EdgeInferError(
-      ErrorCode.RUNTIME_LOAD,
-      `${wheelUrl} fails its integrity check (sha256 ${digest}, expected ${vendor.edge_infer.sha256})`,
-      { file: wheelUrl },
-    );
-  }
+  const wheelBytes = await verified(wheel);
   if (experiment.installer === 'micropip') {
     const wheelPath = `/tmp/${vendor.edge_infer.file.split('/').pop()}`;
-    pyodide.FS.writeFile(wheelPath, bytes);
+    pyodide.FS.writeFile(wheelPath, wheelBytes);
     const micropip = pyodide.pyimport('micropip');
     try {
       await micropip.install.callKwargs(`emfs:${wheelPath}`, { deps: false });
@@ -85,13 +83,47 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   } else {
     // Our wheel is pure Python with no dependencies: unpacking it into site-packages is all
     // an installer would do, without loading micropip and packaging first.
-    pyodide.unpackArchive(bytes, 'wheel', { extractDir: SITE_PACKAGES });
+    pyodide.unpackArchive(wheelBytes, 'wheel', { extractDir: SITE_PACKAGES });
   }
+  if (sitePyc) pyodide.unpackArchive(await verified(sitePyc), 'zip', { extractDir: SITE_PACKAGES });
   mark('package_install');
 
   const hostModule = pyodide.pyimport('edge_infer.hosts.browser');
   mark('python_import');
   return { pyodide, hostModule };
+}
+
+/** Pyodide's own installer, kept for the bench's comparison (and for micropip). */
+async function loadPackages(pyodide, packages, { indexURL, vendor, vendorUrl }) {
+  const failures = [];
+  await pyodide.loadPackage(packages, {
+    messageCallback: () => {},
+    errorCallback: (msg) => failures.push(msg),
+    checkIntegrity: true,
+  });
+  for (const name of packages) {
+    // loadPackage resolves even when the browser blocked a file (sha256 mismatch).
+    if (!pyodide.loadedPackages[name]) {
+      // vendor.json names the numpy wheel it vendored; micropip (an experiment) has no entry.
+      const file = vendor[name]?.file ? new URL(vendor[name].file, vendorUrl).href : `${name} wheel in ${indexURL}`;
+      throw runtimeError(file, new Error(failures.join('; ') || 'the package did not load'));
+    }
+  }
+}
+
+/** The downloaded bytes once their sha256 matches; a coded error naming the file if not. */
+async function verified({ url, sha256, bytes }) {
+  const data = await bytes;
+  if (data instanceof Error) throw runtimeError(url, data);
+  const digest = await sha256Hex(data);
+  if (digest !== sha256) {
+    throw new EdgeInferError(
+      ErrorCode.RUNTIME_LOAD,
+      `${url} fails its integrity check (sha256 ${digest}, expected ${sha256})`,
+      { file: url },
+    );
+  }
+  return data;
 }
 
 const SITE_PACKAGES = '/lib/python3.12/site-packages';
