@@ -1,15 +1,14 @@
 /**
  * Plain-JS baseline worker, for the benchmark only: onnxruntime-web with the same settings
- * as web/lib/runtime/ort-backend.js, decoding and preprocessing in plain JavaScript with the
- * browser-resize fast path, softmax and top-k in plain JavaScript. No Pyodide.
+ * as web/lib/runtime/ort-backend.js and the product's own decoder (web/lib/decode.js, fast
+ * mode: the browser resamples to the resize size), so the two pipelines differ only in what
+ * Python does: crop, normalisation, softmax and top-k are plain JavaScript here. No Pyodide.
  *
  * Messages: `{id, type: 'init'|'classify', payload}` in, `{id, ok, value|error}` out.
  * Classifications run one at a time, in arrival order (like the product's worker).
  */
-import { imageSize } from './image-size.js';
-import { cropOffsets, resizedSize, softmaxTopK, toNCHW } from './preprocess.js';
-
-const BITMAP_OPTIONS = { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' };
+import { decodeToRGBA } from '/lib/decode.js';
+import { cropOffsets, softmaxTopK, toNCHW } from './preprocess.js';
 
 let runtime = null; // Promise<Runtime>
 let queue = Promise.resolve();
@@ -105,10 +104,9 @@ async function classifyWith(rt, blob, topK) {
   const spec = rt.model.preprocess;
   const crop = spec.crop;
   const t0 = performance.now();
-  const { bitmap, width, height } = await decodeResized(blob, spec.resize.shorter_side);
+  const pixels = await decodeToRGBA(blob, blob.name ?? 'image', { resizeShorterSide: spec.resize.shorter_side });
   const t1 = performance.now();
-  const rgba = cropPixels(rt, bitmap, crop);
-  toNCHW(rgba, spec, rt.input);
+  toNCHW(cropPixels(rt, pixels, crop), spec, rt.input);
   const t2 = performance.now();
   const tensor = new rt.ort.Tensor('float32', rt.input, rt.model.input.shape);
   const r0 = performance.now();
@@ -132,41 +130,21 @@ async function classifyWith(rt, blob, topK) {
       total: round(t4 - t0),
     },
     timings_detail_ms: { ort_run: round(r1 - r0) }, // session.run alone, inside inference
-    image: { width, height },
+    image: { width: pixels.sourceWidth, height: pixels.sourceHeight },
     runtime: rt.runtime,
   };
 }
 
-/** Decode straight to the resize size (shorter side -> `shorter`), reading the size from the header. */
-async function decodeResized(blob, shorter) {
-  let size = await imageSize(blob);
-  let source = blob;
-  if (!size) {
-    source = await createImageBitmap(blob, BITMAP_OPTIONS); // unknown header: decode to learn the size
-    size = { width: source.width, height: source.height };
+/** The centre crop of the resized RGBA pixels (rows copied into a reused buffer). */
+function cropPixels(rt, pixels, crop) {
+  const { left, top } = cropOffsets(pixels, crop);
+  rt.crop ??= new Uint8ClampedArray(crop.width * crop.height * 4);
+  const row = crop.width * 4;
+  for (let y = 0; y < crop.height; y += 1) {
+    const start = ((top + y) * pixels.width + left) * 4;
+    rt.crop.set(pixels.rgba.subarray(start, start + row), y * row);
   }
-  const target = resizedSize(size.width, size.height, shorter);
-  const bitmap = await createImageBitmap(source, {
-    ...BITMAP_OPTIONS,
-    resizeWidth: target.width,
-    resizeHeight: target.height,
-    resizeQuality: 'high',
-  });
-  if (source !== blob) source.close();
-  return { bitmap, ...size };
-}
-
-/** The centre crop of the resized bitmap, as RGBA bytes (closes the bitmap). */
-function cropPixels(rt, bitmap, crop) {
-  const { left, top } = cropOffsets(bitmap, crop);
-  if (!rt.canvas) {
-    rt.canvas = new OffscreenCanvas(crop.width, crop.height);
-    rt.context = rt.canvas.getContext('2d', { willReadFrequently: true });
-  }
-  rt.context.clearRect(0, 0, crop.width, crop.height);
-  rt.context.drawImage(bitmap, left, top, crop.width, crop.height, 0, 0, crop.width, crop.height);
-  bitmap.close();
-  return rt.context.getImageData(0, 0, crop.width, crop.height).data;
+  return rt.crop;
 }
 
 function round(ms) {
