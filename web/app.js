@@ -22,6 +22,7 @@ const params = new URLSearchParams(location.search);
 const threads = params.has('threads') ? Number(params.get('threads')) : undefined;
 const pending = new Set(); // result cards not yet settled
 let lastError = null;
+let runtimeDown = false; // the runtime failed to load: the next drop or Retry loads it again
 let currentModel = params.get('model') || undefined;
 let batch = new AbortController(); // "Cancel remaining" aborts every unfinished card
 
@@ -32,27 +33,58 @@ const classifier = createClassifier({
   onProgress: showProgress,
 });
 registerOffline({ after: classifier.ready }); // offline after one visit (sw.js); once loaded, so nothing downloads twice
+watchLoad(classifier.ready);
 
-classifier.ready.then(
-  (info) => {
-    currentModel = info.model.id;
-    $('#status-text').textContent = `Ready (loaded in ${(info.startup_ms.ready / 1000).toFixed(2)} s)`;
-    $('#status-bytes').textContent = '';
-    showRuntime(info);
-    fillModelPicker(info.model.id);
-    updateState();
-  },
-  (err) => {
-    $('#status-text').textContent = 'The runtime failed to load.';
-    showMessage(`${err.message} [${err.code}]`);
-    if (err.code === 'E_MODEL_UNKNOWN') {
-      // A bad ?model= link should not leave a dead page: go to the default model.
-      showMessage(`${err.message}. Loading the default model instead…`);
-      setTimeout(() => location.replace(location.pathname), 1500);
-    }
-    document.body.dataset.state = 'error';
-  },
-);
+/**
+ * Show how a (re)start of the runtime ends: ready, or the error naming the file that failed
+ * with a Retry button. The page stays usable either way: a drop after a failure retries too.
+ * @param {Promise<object>} ready the classifier's `ready` for this attempt
+ */
+function watchLoad(ready) {
+  runtimeDown = false;
+  $('#retry-load').hidden = true;
+  $('#status-text').textContent = 'Loading…';
+  $('#load-progress').value = 0;
+  document.body.dataset.state = 'loading';
+  ready.then(onLoaded, onLoadFailed);
+}
+
+function onLoaded(info) {
+  currentModel = info.model.id;
+  $('#status-text').textContent = `Ready (loaded in ${(info.startup_ms.ready / 1000).toFixed(2)} s)`;
+  $('#status-bytes').textContent = '';
+  showRuntime(info);
+  fillModelPicker(info.model.id); // once: a load that succeeded is never retried
+  lastError = null; // cards that failed before this were load failures, now fixed
+  updateState();
+}
+
+function onLoadFailed(err) {
+  runtimeDown = true;
+  const file = err.details?.file ? ` (${fileName(err.details.file)})` : '';
+  $('#status-text').textContent = `The runtime failed to load${file}.`;
+  $('#status-bytes').textContent = '';
+  showMessage(`${err.message} [${err.code}]`);
+  document.body.dataset.state = 'error';
+  if (err.code === 'E_MODEL_UNKNOWN') {
+    // A bad ?model= link should not leave a dead page: go to the default model.
+    showMessage(`${err.message}. Loading the default model instead…`);
+    setTimeout(() => location.replace(location.pathname), 1500);
+    return;
+  }
+  $('#retry-load').hidden = false;
+}
+
+/** Load the runtime again (after a failure), without reloading the page. */
+function retryLoad() {
+  hideMessage();
+  watchLoad(classifier.retry());
+}
+
+/** The last path segment of a URL, for short messages (the full URL is in the error). */
+function fileName(url) {
+  return String(url).split(/[?#]/)[0].split('/').filter(Boolean).pop() ?? String(url);
+}
 
 /** Fill the model picker from the manifest; switching downloads (with progress) on demand. */
 async function fillModelPicker(activeId) {
@@ -130,6 +162,7 @@ function showRuntime({ runtime, model }) {
 function classifyFiles(files) {
   const list = [...files];
   if (!list.length) return;
+  if (runtimeDown) retryLoad(); // classify would restart it anyway; this shows the attempt
   hideMessage();
   for (const file of list) {
     const card = addCard(file);
@@ -263,6 +296,7 @@ document.addEventListener('paste', (event) => {
     classifyFiles(files);
   }
 });
+$('#retry-load').addEventListener('click', retryLoad);
 $('#cancel-pending').addEventListener('click', () => {
   batch.abort();
   batch = new AbortController();

@@ -39,8 +39,9 @@ const runtimes = new Map();
  * @property {{maxModels?: number, maxBytes?: number}} [cache] bounds of the worker's LRU cache
  *   of model sessions (default 3 models or 96 MB of model files); an evicted session is
  *   released. The classifier that boots the shared runtime decides.
- * @property {boolean} [debug=false] count live PyProxies for `stats()` (leak hunting; slightly
- *   slower). Like `threads`, the classifier that boots the shared runtime decides.
+ * @property {boolean} [debug=false] count live PyProxies and watch onnxruntime-web's WASM heap
+ *   for `stats()` (leak hunting; slightly slower). Like `threads`, the classifier that boots
+ *   the shared runtime decides.
  */
 
 /**
@@ -98,7 +99,7 @@ export class Classifier {
   async classify(input, { signal, topK, model, preprocess } = {}) {
     if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
     if (signal?.aborted) throw abortError(signal);
-    if (this.#lease.runtime.crashed) this.ready = this.#reconnect();
+    this.#restartIfDown();
     // Snapshot the input now (an element or canvas may change before our turn comes).
     const prepared = toWorkerInput(input, signal);
     prepared.catch(() => {});
@@ -117,21 +118,25 @@ export class Classifier {
     return this.#lease.runtime.queue.submit(this, prepared, payload, signal);
   }
 
-  #reconnect() {
-    this.#lease.release();
-    const ready = this.#connect();
-    ready.catch(() => {});
-    return ready;
+  /**
+   * Start the runtime again if it failed to load (a file was missing or refused, the server
+   * was down) or its worker crashed; otherwise keep the current one. `classify`, `loadModel`
+   * and `stats` do this themselves; call it to retry without classifying (a "Retry" button).
+   * @returns {Promise<object>} the new `ready` (also stored in `ready`)
+   */
+  retry() {
+    if (this.#disposed) return Promise.reject(new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed'));
+    this.#restartIfDown();
+    return this.ready;
   }
 
-  /**
-   * Memory of the shared worker, for leak hunting: `wasm_heap_bytes` (Pyodide's WASM heap),
-   * `pyproxies` (live PyProxy objects; null unless the runtime booted with `debug: true`) and
-   * `js_heap_bytes` (the worker's JS heap, null where the browser does not expose it).
-   * onnxruntime-web's WASM memory is not separately observable; for a page total use
-   * `performance.measureUserAgentSpecificMemory()` (needs cross-origin isolation).
-   * @returns {Promise<{wasm_heap_bytes: number, pyproxies: number|null, js_heap_bytes: number|null}>}
-   */
+  #restartIfDown() {
+    if (!this.#lease.runtime.down) return;
+    this.#lease.release();
+    this.ready = this.#connect();
+    this.ready.catch(() => {});
+  }
+
   /**
    * Make a model ready ahead of use (download with progress, sha256 check, session): for a
    * model picker. Cached models answer at once with `cached: true`.
@@ -141,6 +146,7 @@ export class Classifier {
    */
   async loadModel(modelId, { onProgress, signal } = {}) {
     if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
+    this.#restartIfDown();
     await this.ready;
     return this.#lease.runtime.channel.request('loadModel', { model: modelId }, { onProgress, signal });
   }
@@ -154,8 +160,22 @@ export class Classifier {
     this.#lease.runtime.channel.worker.postMessage({ type: 'crash' });
   }
 
+  /**
+   * Memory of the shared worker, for leak hunting (sizes in bytes):
+   * - `wasm_heap_bytes`: Pyodide's WASM heap;
+   * - `ort_wasm_heap_bytes`: onnxruntime-web's WASM heap. ORT has no API for it, so a runtime
+   *   booted with `debug: true` watches WebAssembly instantiation for it; null otherwise, or
+   *   if ORT's binary was not compiled by streaming;
+   * - `pyproxies`: live PyProxy objects (null unless the runtime booted with `debug: true`);
+   * - `js_heap_bytes`: the worker's JS heap, null where the browser does not expose it (Chrome
+   *   does not in workers; `performance.measureUserAgentSpecificMemory()` on the page does,
+   *   with cross-origin isolation).
+   * Both WASM heaps are linear-memory sizes, which never shrink: a leak shows as growth.
+   * @returns {Promise<{wasm_heap_bytes: number, ort_wasm_heap_bytes: number|null, pyproxies: number|null, js_heap_bytes: number|null}>}
+   */
   async stats() {
     if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
+    this.#restartIfDown();
     await this.ready;
     return this.#lease.runtime.channel.request('stats', {});
   }
@@ -196,14 +216,11 @@ class SharedRuntime {
   constructor(baseUrl) {
     this.baseUrl = baseUrl;
     this.users = 0;
-    this.crashed = false;
+    /** The worker crashed or the runtime failed to load: the next call starts a fresh one. */
+    this.down = false;
     this.initPromise = null;
     this.progressListeners = new Set();
-    this.channel = new WorkerChannel(spawnWorker(new URL('lib/worker.js', baseUrl)), (err) => {
-      this.crashed = true;
-      this.queue.failAll(err);
-      if (runtimes.get(baseUrl) === this) runtimes.delete(baseUrl);
-    });
+    this.channel = new WorkerChannel(spawnWorker(new URL('lib/worker.js', baseUrl)), (err) => this.#retire(err));
     this.queue = new FairQueue(this.channel, MAX_IN_FLIGHT);
   }
 
@@ -221,8 +238,23 @@ class SharedRuntime {
         _experiment: options._experiment,
       },
       { onProgress: (p) => this.progressListeners.forEach((fn) => fn(p)) },
-    );
+    ).catch((err) => {
+      // Never cache a failed boot: once the missing file is back (or the server), the next
+      // call must load. It gets a new worker, because a failed boot leaves state that cannot
+      // be reset in place (onnxruntime-web refuses a second WASM load in the same worker, and
+      // a Pyodide whose wasm never arrived never settles).
+      this.#retire(err);
+      throw err;
+    });
     return this.initPromise;
+  }
+
+  /** Take this runtime out of service: fail what waits, forget it, stop its worker. */
+  #retire(reason) {
+    this.down = true;
+    this.queue.failAll(reason);
+    if (runtimes.get(this.baseUrl) === this) runtimes.delete(this.baseUrl);
+    this.channel.close(reason);
   }
 }
 
@@ -346,7 +378,7 @@ class FairQueue {
 
 function acquireRuntime(options) {
   let runtime = runtimes.get(options.baseUrl);
-  if (!runtime || runtime.crashed) {
+  if (!runtime || runtime.down) {
     runtime = new SharedRuntime(options.baseUrl);
     runtimes.set(options.baseUrl, runtime);
   }

@@ -9,6 +9,7 @@ import { decodeToRGBA } from './decode.js';
 import { fetchManifest, fetchVerifiedModel, findModel } from './models.js';
 import { serveProtocol } from './protocol.js';
 import { countFetchedBytes } from './runtime/fetch-progress.js';
+import { watchFetchFailures } from './runtime/fetch-watch.js';
 import { loadOrt } from './runtime/ort-backend.js';
 import { bootPyodide } from './runtime/pyodide-loader.js';
 import { SessionCache } from './session-cache.js';
@@ -161,6 +162,9 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   const maxThreads = isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   const threads = Math.max(1, Math.min(requestedThreads || maxThreads, maxThreads));
 
+  // A refused runtime file fails the boot at once, named (see fetch-watch.js: Pyodide would
+  // hang on a missing pyodide.asm.wasm, onnxruntime-web would not say which file it lacked).
+  const missing = watchFetchFailures((url) => url.startsWith(vendorUrl.href));
   const python = bootPyodide({ vendorUrl, vendor, timings, experiment, onStage: (stage) => progress.start(stage) }).then((out) => {
     timings.python_done_at = round(performance.now() - t0);
     progress.done('pyodide', 'numpy', 'package');
@@ -189,7 +193,10 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
     progress.done('onnxruntime', 'session');
     return { backend, session: s };
   })();
-  const [{ pyodide, hostModule }, { backend, session: firstSession }] = await Promise.all([python, session]);
+  const [{ pyodide, hostModule }, { backend, session: firstSession }] = await Promise.race([
+    Promise.all([python, session]),
+    missing.failure,
+  ]).finally(missing.stop);
   memory.pyodide = pyodide;
   if (debug) {
     pyodide._module.enable_pyproxy_allocation_tracing(); // from here on every PyProxy is counted

@@ -9,6 +9,9 @@ import { EdgeInferError, ErrorCode } from '../errors.js';
 /** Execution providers this build ships. Others are detected and reported, then skipped. */
 const SHIPPED_PROVIDERS = ['wasm'];
 
+/** The WebAssembly binary onnxruntime-web fetches when the first session is created. */
+const WASM_FILE = 'ort-wasm-simd-threaded.wasm';
+
 /**
  * Load onnxruntime-web and configure its WASM backend.
  * @param {object} opts
@@ -29,7 +32,7 @@ export async function loadOrt({ ortUrl, threads, provider = 'wasm' }) {
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';
-  return new OrtBackend(ort, await chooseProvider(provider));
+  return new OrtBackend(ort, await chooseProvider(provider), new URL(WASM_FILE, ortUrl).href);
 }
 
 async function chooseProvider(requested) {
@@ -49,9 +52,11 @@ async function chooseProvider(requested) {
 
 /** A loaded onnxruntime-web with the settings it really uses. */
 export class OrtBackend {
-  constructor(ort, provider) {
+  constructor(ort, provider, wasmUrl) {
     this.ort = ort;
     this.provider = provider;
+    this.wasmUrl = wasmUrl;
+    this.started = false; // true once a session exists, i.e. ORT's WASM has loaded
   }
 
   /** onnxruntime-web's version string. */
@@ -76,8 +81,14 @@ export class OrtBackend {
         executionProviders: [this.provider.name],
         graphOptimizationLevel: 'all',
       });
+      this.started = true;
       return new OrtModelSession(this.ort, session, model);
     } catch (err) {
+      // ORT loads its WASM lazily, here, and reports a binary it could not load (served but
+      // corrupt, wrong type) as "no available backend": that is the runtime, not the model.
+      if (!this.started && /no available backend/i.test(err.message)) {
+        throw new EdgeInferError(ErrorCode.RUNTIME_LOAD, `failed to load ${this.wasmUrl}: ${err.message}`, { file: this.wasmUrl });
+      }
       throw new EdgeInferError(ErrorCode.INFERENCE, `cannot create a session for model ${model.id}: ${err.message}`);
     }
   }
