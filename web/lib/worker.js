@@ -165,9 +165,15 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   // A refused runtime file fails the boot at once, named (see fetch-watch.js: Pyodide would
   // hang on a missing pyodide.asm.wasm, onnxruntime-web would not say which file it lacked).
   const missing = watchFetchFailures((url) => url.startsWith(vendorUrl.href));
-  const python = bootPyodide({ vendorUrl, vendor, timings, experiment, onStage: (stage) => progress.start(stage) }).then((out) => {
-    timings.python_done_at = round(performance.now() - t0);
+  const python = bootPyodide({ vendorUrl, vendor, timings, experiment, onStage: (stage) => progress.start(stage) }).then(async (out) => {
     progress.done('pyodide', 'numpy', 'package');
+    // Warm Python's side while onnxruntime-web may still be creating its session.
+    progress.start('warmup');
+    const w0 = performance.now();
+    await warmUpPython(out.hostModule, manifest.text, model);
+    timings.warmup = round(performance.now() - w0);
+    progress.done('warmup');
+    timings.python_done_at = round(performance.now() - t0);
     return out;
   });
   const session = (async () => {
@@ -221,12 +227,6 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   hostModule.destroy();
   const rt = new Runtime({ host, backend, manifest: manifest.data, modelsUrl, cache });
   rt.addSession(model, firstSession);
-
-  progress.start('warmup');
-  const w0 = performance.now();
-  await rt.warmUp(model.id);
-  timings.warmup = round(performance.now() - w0);
-  progress.done('warmup');
   timings.ready = round(performance.now() - t0);
   progress.finish();
 
@@ -342,22 +342,36 @@ class Runtime {
       throw toCoded(err);
     }
   }
+}
 
-  /** One full pass on synthetic pixels: compiles every code path before the first image. */
-  async warmUp(modelId) {
-    const width = 320;
-    const height = 240;
-    const rgba = new Uint8ClampedArray(width * height * 4);
-    for (let i = 0; i < rgba.length; i += 4) {
-      rgba[i] = (i / 4) % width;
-      rgba[i + 1] = Math.floor(i / 4 / width);
-      rgba[i + 2] = 128;
-      rgba[i + 3] = 255;
-    }
-    // The fast path only: it is what the first image takes (exact mode warms on first use).
-    const resizeShorterSide = findModel(this.manifest, modelId).preprocess.resize.shorter_side;
-    const pixels = await decodeToRGBA({ data: rgba, width, height }, 'warm-up', { resizeShorterSide });
-    await this.classify(pixels, modelId, 5, 0, performance.now(), 'fast');
+/**
+ * One pass of the image path without inference: decode (the browser's resampling) and
+ * Python's begin/end on synthetic pixels, in a throwaway host. The first call of each numpy
+ * path is several times slower than later ones; this takes that cost before ready, while
+ * onnxruntime-web warms up its own first run in parallel (see bootRuntime).
+ */
+async function warmUpPython(hostModule, manifestText, model) {
+  const width = 320;
+  const height = 240;
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < rgba.length; i += 4) {
+    rgba[i] = (i / 4) % width;
+    rgba[i + 1] = Math.floor(i / 4 / width);
+    rgba[i + 2] = 128;
+    rgba[i + 3] = 255;
+  }
+  // The fast path only: it is what the first image takes (exact mode warms on first use).
+  const pixels = await decodeToRGBA({ data: rgba, width, height }, 'warm-up', { resizeShorterSide: model.preprocess.resize.shorter_side });
+  const host = hostModule.BrowserHost(manifestText, '{}');
+  try {
+    host.add_model(model.id);
+    const input = host.begin(model.id, pixels.rgba, pixels.width, pixels.height, 5, 0);
+    const view = input.getBuffer();
+    view.release();
+    input.destroy();
+    host.end(model.id, new Float32Array(model.output.shape.reduce((a, b) => a * b, 1)), 0);
+  } finally {
+    host.destroy();
   }
 }
 
