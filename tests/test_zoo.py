@@ -86,31 +86,55 @@ def test_unknown_model_is_a_coded_error(zoo_page):
     assert "resnet-9000" in out["message"] and "mobilenet_v2-fp32" in out["message"]
 
 
+# model -> what is wrong with its file in the served copy
+BROKEN_MODELS = {
+    "mobilenet_v2-int8": "altered",  # one byte flipped: the sha256 no longer matches
+    "mobilenet_v2-fp16": "truncated",  # cut in half: fewer bytes than the manifest says
+    "efficientnet_lite0-int8": "missing",  # the server answers 404
+}
+
+
 @pytest.fixture
 def corrupted_site(tmp_path):
-    """A models folder whose int8 MobileNetV2 no longer matches its sha256."""
+    """A models folder with one altered, one truncated and one missing model file."""
     models = tmp_path / "models"
     shutil.copytree(MODELS, models)
-    target = models / MANIFEST_DATA.models["mobilenet_v2-int8"].file
-    data = bytearray(target.read_bytes())
-    data[len(data) // 3] ^= 0x5A
-    target.write_bytes(bytes(data))
+    for model_id, fault in BROKEN_MODELS.items():
+        target = models / MANIFEST_DATA.models[model_id].file
+        data = bytearray(target.read_bytes())
+        if fault == "altered":
+            data[len(data) // 3] ^= 0x5A
+            target.write_bytes(bytes(data))
+        elif fault == "truncated":
+            target.write_bytes(bytes(data[: len(data) // 2]))
+        else:
+            target.unlink()
     proc, url = start_server("--models", str(models))
     yield url
     proc.terminate()
     proc.wait(timeout=10)
 
 
-def test_corrupted_model_is_refused_and_the_previous_one_keeps_working(browser, corrupted_site):
+def test_broken_model_files_are_refused_and_the_previous_one_keeps_working(browser, corrupted_site):
     page = browser.new_page()
     page.goto(corrupted_site)
     page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
-    bad, good = classify(page, "mobilenet_v2-int8", "chelsea.png") + classify(
-        page, "mobilenet_v2-fp32", "chelsea.png"
-    )
-    assert bad["code"] == "E_MODEL_INTEGRITY"
-    assert "mobilenet_v2-int8" in bad["message"] and "sha256" in bad["message"]
-    assert good["result"]["label"] in CAT_LABELS
+    expected = {"altered": "E_MODEL_INTEGRITY", "truncated": "E_MODEL_INTEGRITY"}
+    expected["missing"] = "E_MODEL_FETCH"
+    for model_id, fault in BROKEN_MODELS.items():
+        bad, good = classify(page, model_id, "chelsea.png") + classify(
+            page, "mobilenet_v2-fp32", "chelsea.png"
+        )
+        assert bad.get("code") == expected[fault], (model_id, bad)
+        assert model_id in bad["message"], bad
+        assert MANIFEST_DATA.models[model_id].file in bad["message"], bad  # names the file
+        if fault == "altered":
+            assert "sha256" in bad["message"]
+        if fault == "truncated":
+            assert "bytes" in bad["message"]
+        if fault == "missing":
+            assert "404" in bad["message"]
+        assert good["result"]["label"] in CAT_LABELS, (model_id, good)
     page.close()
 
 
