@@ -1,9 +1,10 @@
-"""Faults: a runtime file (Pyodide, the numpy wheel, onnxruntime-web's WASM) is missing.
+"""Faults: a runtime file (Pyodide, the numpy wheel, onnxruntime-web's WASM) is missing or corrupt.
 
-Each case serves a copy of ``web/vendor`` with one file taken out (``serve.py --mount
-vendor=DIR`` shadows the real folder; the real one is never touched). The page and the API must
-fail fast with E_RUNTIME_LOAD naming the file, stay usable, and load without a page reload once
-the file is put back.
+Each case serves a copy of ``web/vendor`` with one file taken out, or served (HTTP 200) with
+its bytes cut short or altered (``serve.py --mount vendor=DIR`` shadows the real folder; the
+real one is never touched). The page, the API and the element must fail fast with
+E_RUNTIME_LOAD naming the file, stay usable, and load without a page reload once the file is
+put back.
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ MISSING = [
     VENDOR_JSON["numpy"]["file"],
     "ort/ort-wasm-simd-threaded.wasm",
 ]
+# Served with HTTP 200 but wrong. WASM and the stdlib zip are cut in half, as an interrupted
+# copy leaves them (neither compiles nor unzips); the wheels keep their size with a run of bytes
+# flipped, which only their sha256 can tell.
+CORRUPT = [
+    ("pyodide/pyodide.asm.wasm", "truncated"),
+    (STDLIB, "truncated"),
+    (VENDOR_JSON["numpy"]["file"], "altered"),
+    (VENDOR_JSON["edge_infer"]["file"], "altered"),
+    ("ort/ort-wasm-simd-threaded.wasm", "truncated"),
+]
+FAULTS = [(path, "missing") for path in MISSING] + CORRUPT
 # A failure must arrive long before this; a hang (the bug this guards against) fails the test.
 FAIL_WITHIN_MS = 90_000
 
@@ -37,27 +49,44 @@ FAIL_WITHIN_MS = 90_000
 @dataclass
 class BrokenSite:
     url: str
-    name: str  # the missing file's name, as messages must show it
+    name: str  # the broken file's name, as messages must show it
+    fault: str  # "missing", "truncated" or "altered"
     _served: Path
     _aside: Path
 
     def restore(self) -> None:
-        """Put the file back where the server looks for it."""
+        """Put the good file back where the server looks for it."""
         self._served.parent.mkdir(parents=True, exist_ok=True)
         self._aside.replace(self._served)
 
 
-@pytest.fixture(params=MISSING, ids=lambda p: Path(p).name)
+def corrupt(data: bytes, fault: str) -> bytes:
+    if fault == "truncated":
+        return data[: len(data) // 2]
+    assert fault == "altered", fault
+    middle = len(data) // 2
+    return data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[middle + 64 :]
+
+
+def fault_id(param: tuple[str, str]) -> str:
+    return f"{param[1]}-{Path(param[0]).name}"
+
+
+@pytest.fixture(params=FAULTS, ids=fault_id)
 def broken_site(request, tmp_path):
-    """The app served with one vendored runtime file missing (a copy; web/vendor is untouched)."""
+    """The app served with one vendored runtime file missing or corrupt (a copy; web/vendor is
+    untouched)."""
+    path, fault = request.param
     vendor = tmp_path / "vendor"
     shutil.copytree(VENDOR, vendor)
-    served = vendor / request.param
+    served = vendor / path
     aside = tmp_path / "aside" / served.name
     aside.parent.mkdir()
     served.replace(aside)
+    if fault != "missing":
+        served.write_bytes(corrupt(aside.read_bytes(), fault))
     proc, url = start_server("--mount", f"vendor={vendor}")
-    yield BrokenSite(url, served.name, served, aside)
+    yield BrokenSite(url, served.name, fault, served, aside)
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -80,20 +109,22 @@ def drop(page, b64: str, name: str) -> None:
     page.dispatch_event("#drop-zone", "drop", {"dataTransfer": dt})
 
 
-def test_page_names_the_missing_file_stays_usable_and_retries(page, broken_site):
-    missing = broken_site.name
-    refused = []
-    page.context.on("response", lambda r: r.status == 404 and refused.append(r.url))
+def test_page_names_the_broken_file_stays_usable_and_retries(page, broken_site):
+    broken = broken_site.name
+    answers = []
+    page.context.on("response", lambda r: answers.append((r.url, r.status)))
     page.goto(broken_site.url)
 
     # Leaves "loading" for an error that names the file, with a way to try again.
     page.wait_for_selector("body[data-state='error']", timeout=FAIL_WITHIN_MS)
     message = page.text_content("#message")
-    assert missing in message and "E_RUNTIME_LOAD" in message, message
-    assert missing in page.text_content("#status-text")
+    assert broken in message and "E_RUNTIME_LOAD" in message, message
+    assert broken in page.text_content("#status-text")
     assert page.is_visible("#retry-load")
-    # The server was asked and said 404: no service worker cache stood in for the file.
-    assert any(u.endswith("/" + missing) for u in refused), refused
+    # The server was asked and answered (404, or 200 with the bad bytes): no service worker
+    # cache stood in for the file.
+    served = [status for url, status in answers if url.endswith("/" + broken)]
+    assert (404 if broken_site.fault == "missing" else 200) in served, answers
     assert page.evaluate("navigator.serviceWorker.controller") is None
 
     # Still usable: a dropped image gets a clear error naming the file, not an endless "Queued".
@@ -104,7 +135,7 @@ def test_page_names_the_missing_file_stays_usable_and_retries(page, broken_site)
         timeout=FAIL_WITHIN_MS,
     )
     assert card.get_attribute("data-error-code") == "E_RUNTIME_LOAD"
-    assert missing in card.locator(".status").text_content()
+    assert broken in card.locator(".status").text_content()
     page.wait_for_selector("body[data-state='error']", timeout=FAIL_WITHIN_MS)
     assert page.is_visible("#retry-load")
 
@@ -147,7 +178,7 @@ API_JS = """async ({ step, b64, ms }) => {
 
 
 def test_api_rejects_with_the_file_and_the_next_call_loads_once_it_is_back(page, broken_site):
-    missing = broken_site.name
+    broken = broken_site.name
     page.goto(broken_site.url + "models/manifest.json")  # same origin, boots nothing itself
     args = {"b64": chelsea_b64(), "ms": FAIL_WITHIN_MS}
 
@@ -155,8 +186,8 @@ def test_api_rejects_with_the_file_and_the_next_call_loads_once_it_is_back(page,
     for what in ("ready", "classify"):  # classify tried a fresh runtime: same answer, not a hang
         err = out[what]
         assert err.get("code") == "E_RUNTIME_LOAD", (what, err)
-        assert missing in err["message"], (what, err)
-        assert err["file"].endswith("/" + missing), (what, err)
+        assert broken in err["message"], (what, err)
+        assert err["file"].endswith("/" + broken), (what, err)
 
     broken_site.restore()
     out = page.evaluate(API_JS, {**args, "step": "restored", "ms": READY_TIMEOUT_MS})
@@ -164,21 +195,25 @@ def test_api_rejects_with_the_file_and_the_next_call_loads_once_it_is_back(page,
     assert out["ready"] == {"label": "ready"}  # `ready` now is the new runtime's
 
 
-@pytest.fixture
-def corrupt_ort_site(tmp_path):
-    """onnxruntime-web's .wasm served (HTTP 200) but not WebAssembly."""
+@pytest.fixture(params=["pyodide/pyodide.asm.wasm", "ort/ort-wasm-simd-threaded.wasm"])
+def html_for_wasm_site(request, tmp_path):
+    """A `.wasm` answered with an HTML page and HTTP 200, as a catch-all route would answer."""
     vendor = tmp_path / "vendor"
     shutil.copytree(VENDOR, vendor)
-    (vendor / "ort" / "ort-wasm-simd-threaded.wasm").write_bytes(b"not wasm " * 512)
+    (vendor / request.param).write_bytes(b"<!doctype html><title>Not here</title>" + b" " * 4096)
     proc, url = start_server("--mount", f"vendor={vendor}")
-    yield url
+    yield url, request.param
     proc.terminate()
     proc.wait(timeout=10)
 
 
-def test_an_unloadable_onnxruntime_wasm_is_named_not_blamed_on_the_model(page, corrupt_ort_site):
-    # No fetch fails here: onnxruntime-web only says "no available backend" at session creation.
-    page.goto(corrupt_ort_site + "models/manifest.json")
+def test_a_page_served_as_wasm_is_named_not_awaited_or_blamed_on_the_model(
+    page, html_for_wasm_site
+):
+    # No fetch fails here. Pyodide only logs a wasm that does not compile and never settles;
+    # onnxruntime-web would only say "no available backend" when the model's session is made.
+    url, wasm = html_for_wasm_site
+    page.goto(url + "models/manifest.json")
     err = page.evaluate(
         """async (ms) => {
             const { createClassifier } = await import('/edge-infer.js');
@@ -193,5 +228,76 @@ def test_an_unloadable_onnxruntime_wasm_is_named_not_blamed_on_the_model(page, c
         FAIL_WITHIN_MS,
     )
     assert err.get("code") == "E_RUNTIME_LOAD", err
-    assert err["file"].endswith("/ort/ort-wasm-simd-threaded.wasm"), err
-    assert "ort-wasm-simd-threaded.wasm" in err["message"]
+    assert err["file"].endswith("/" + wasm), err
+    assert Path(wasm).name in err["message"] and "not valid WebAssembly" in err["message"], err
+
+
+# An <edge-classifier> alone on a page of the (broken) app's origin, its events recorded.
+ELEMENT_JS = """async () => {
+    await import('/edge-infer.js');
+    window.events = [];
+    const el = document.createElement('edge-classifier');
+    el.id = 'a';
+    for (const type of ['ready', 'error']) {
+        el.addEventListener(type, (e) => window.events.push({ type, detail: e.detail }));
+    }
+    // Themed like an embedder would: the retry control must follow --edge-error.
+    el.style.setProperty('--edge-error', 'rgb(1, 2, 3)');
+    document.body.replaceChildren(el);
+}"""
+SHADOW_FOCUS = "document.activeElement?.shadowRoot?.activeElement?.getAttribute('part') ?? null"
+
+
+@pytest.mark.parametrize(
+    "broken_site",
+    [("pyodide/pyodide.asm.wasm", "truncated"), (VENDOR_JSON["numpy"]["file"], "missing")],
+    ids=fault_id,
+    indirect=True,
+)
+def test_element_names_the_broken_file_and_its_retry_button_loads_it(page, broken_site):
+    broken = broken_site.name
+    page.goto(broken_site.url + "models/manifest.json")  # same origin, boots nothing itself
+    page.evaluate(ELEMENT_JS)
+
+    # The element leaves "loading" for the error, naming the file, with a Retry button.
+    page.wait_for_function(
+        "() => document.querySelector('#a').state === 'error'", timeout=FAIL_WITHIN_MS
+    )
+    error = page.locator("#a [part=error]")
+    assert error.is_visible() and broken in error.text_content()
+    assert error.get_attribute("role") == "alert"
+    assert broken in page.locator("#a [part=status]").text_content()
+    assert page.locator("#a [part=progress]").is_hidden()
+    [event] = [e["detail"] for e in page.evaluate("window.events") if e["type"] == "error"]
+    assert event["code"] == "E_RUNTIME_LOAD" and broken in event["message"], event
+    retry = page.locator("#a [part~=retry-button]")
+    assert retry.is_visible() and retry.text_content() == "Retry loading"
+    assert retry.evaluate("(b) => b.localName === 'button' && b.type === 'button'")
+    assert retry.evaluate("(b) => getComputedStyle(b).borderTopColor") == "rgb(1, 2, 3)"
+
+    # The file is back: the keyboard reaches the button (after the drop zone) and Enter retries,
+    # in the same document.
+    broken_site.restore()
+    page.evaluate("window.sameDocument = true")
+    page.keyboard.press("Tab")
+    assert page.evaluate(SHADOW_FOCUS) == "drop-zone"
+    page.keyboard.press("Tab")
+    assert page.evaluate(SHADOW_FOCUS) == "button retry-button"
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#a').state === 'ready'", timeout=READY_TIMEOUT_MS
+    )
+    assert page.evaluate("window.sameDocument") is True
+    assert retry.is_hidden() and error.is_hidden()
+    assert page.evaluate(SHADOW_FOCUS) == "drop-zone"  # focus was not dropped with the button
+    assert "Ready" in page.locator("#a [part=status]").text_content()
+    assert [e["type"] for e in page.evaluate("window.events")] == ["error", "ready"]
+    label = page.evaluate(
+        """async (b64) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const file = new File([bytes], 'chelsea.png', { type: 'image/png' });
+            return (await document.querySelector('#a').classify(file)).label;
+        }""",
+        chelsea_b64(),
+    )
+    assert label in CAT_LABELS

@@ -4,6 +4,8 @@
  * Attributes: `model`, `top-k`, `threads`, `src`, `compact`, `no-camera`.
  * Events (bubbling, composed): `ready`, `progress`, `result` (detail: the result object),
  * `error` (detail: {code, message}).
+ * If the runtime fails to load, the element says which file failed and offers a "Retry
+ * loading" button (also `retry()`), which starts the runtime again without a page reload.
  * Every instance on a page shares one worker (see client.js); removing the element from the
  * document releases its share, and the worker stops when no instance uses it.
  *
@@ -84,6 +86,8 @@ button[hidden] { display: none; }
 .timings caption { text-align: left; caption-side: top; }
 .timings th, .timings td { border: 1px solid var(--edge-border, var(--_border)); padding: .1rem .45rem; text-align: right; font-weight: 400; }
 .error { color: var(--edge-error, var(--_error)); margin: .5rem 0 0; }
+.retry { border-color: var(--edge-error, var(--_error)); }
+.retry[aria-disabled="true"] { cursor: progress; color: var(--edge-muted, var(--_muted)); border-color: var(--edge-border, var(--_border)); }
 [hidden] { display: none !important; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 :host([no-camera]) [part~="camera-button"] { display: none; }
@@ -124,6 +128,8 @@ const pct = (p) => `${(p * 100).toFixed(1)}%`;
 const nameOf = (input) =>
   typeof input === 'string' || input instanceof URL ? String(input).split('/').pop() || String(input) : input?.name || 'image';
 const mb = (bytes) => (bytes / 1e6).toFixed(1);
+/** The last path segment of a URL, for the status line (the error message has the full URL). */
+const fileName = (url) => String(url).split(/[?#]/)[0].split('/').filter(Boolean).pop() ?? String(url);
 let uid = 0;
 
 /**
@@ -142,6 +148,7 @@ export class EdgeClassifierElement extends HTMLElement {
   #teardownQueued = false;
   #internals = null;
   #stateValue = 'idle';
+  #loadFailed = false; // the runtime failed to load: Retry (or the next image) loads it again
 
   constructor() {
     super();
@@ -218,13 +225,25 @@ export class EdgeClassifierElement extends HTMLElement {
     this.#camera.stop();
   }
 
+  /**
+   * Load the runtime again after it failed to (what the "Retry loading" button does): the
+   * classifier starts a fresh worker, so a file that is back now loads without a page reload.
+   * While the runtime is loading or loaded, this only returns the current attempt.
+   * @returns {Promise<object>} resolves like the `ready` event's detail, rejects with the error
+   */
+  retry() {
+    if (!this.#classifier) {
+      this.#start();
+      return this.#classifier.ready;
+    }
+    if (!this.#loadFailed) return this.#classifier.ready;
+    return this.#load(this.#classifier, this.#classifier.retry());
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   #start() {
     const threads = this.getAttribute('threads');
-    this.#setState('loading');
-    this.#ui.progress.hidden = false;
-    this.#ui.status.textContent = 'Loading…';
     const classifier = createClassifier({
       model: this.getAttribute('model') || undefined,
       threads: threads ? Number(threads) : undefined,
@@ -232,12 +251,35 @@ export class EdgeClassifierElement extends HTMLElement {
       onProgress: (progress) => this.#onProgress(progress),
     });
     this.#classifier = classifier;
-    classifier.ready.then(
+    this.#load(classifier, classifier.ready);
+  }
+
+  /**
+   * Show one attempt to load the runtime: progress, then ready, or the error naming the file
+   * that failed with the Retry button.
+   * @returns {Promise<object>} `ready`, for retry() to hand back
+   */
+  #load(classifier, ready) {
+    this.#loadFailed = false;
+    if (this.#stateValue !== 'busy') this.#setState('loading');
+    const { progress, status, retryButton, error } = this.#ui;
+    progress.hidden = false;
+    progress.value = 0;
+    status.textContent = 'Loading…';
+    error.hidden = true;
+    if (!retryButton.hidden) {
+      // While retrying the button stays (inert) rather than vanishing, so keyboard focus on
+      // it is not dropped onto the page; it goes only once the runtime is ready.
+      retryButton.setAttribute('aria-disabled', 'true');
+      retryButton.textContent = 'Retrying…';
+    }
+    ready.then(
       (info) => {
         if (this.#classifier !== classifier) return;
         this.runtime = info.runtime;
-        this.#ui.progress.hidden = true;
-        this.#ui.status.textContent = `Ready: ${info.model.name}`;
+        progress.hidden = true;
+        status.textContent = `Ready: ${info.model.name}`;
+        this.#hideRetry();
         const r = info.runtime;
         this.#ui.runtime.textContent = `${r.threads} thread${r.threads === 1 ? '' : 's'} · ${r.cross_origin_isolated ? 'cross-origin isolated' : 'not isolated'} · loaded in ${(info.startup_ms.ready / 1000).toFixed(1)} s`;
         if (this.#stateValue === 'loading') this.#setState('ready');
@@ -247,11 +289,25 @@ export class EdgeClassifierElement extends HTMLElement {
       },
       (err) => {
         if (this.#classifier !== classifier) return;
-        this.#ui.progress.hidden = true;
-        this.#ui.status.textContent = 'The classifier failed to load.';
+        this.#loadFailed = true;
+        progress.hidden = true;
+        const file = err?.details?.file ? ` (${fileName(err.details.file)})` : '';
+        status.textContent = `The classifier failed to load${file}.`;
+        retryButton.hidden = false;
+        retryButton.removeAttribute('aria-disabled');
+        retryButton.textContent = 'Retry loading';
         this.#fail(err);
       },
     );
+    return ready;
+  }
+
+  #hideRetry() {
+    const { retryButton, zone } = this.#ui;
+    if (retryButton.hidden) return;
+    const focused = this.shadowRoot.activeElement === retryButton;
+    retryButton.hidden = true;
+    if (focused) zone.focus(); // the next thing to do is to give it an image
   }
 
   #teardown() {
@@ -260,6 +316,8 @@ export class EdgeClassifierElement extends HTMLElement {
     this.#classifier = null;
     this.runtime = null;
     this.#pending = 0;
+    this.#loadFailed = false;
+    this.#ui.retryButton.hidden = true;
     if (this.#previewUrl) URL.revokeObjectURL(this.#previewUrl);
     this.#previewUrl = null;
     this.#setState('idle');
@@ -285,6 +343,7 @@ export class EdgeClassifierElement extends HTMLElement {
     const runtime = h('span', { class: 'runtime muted' });
     const progress = h('progress', { part: 'progress', max: 1, value: 0, 'aria-label': 'Loading progress' });
     const cameraButton = h('button', { type: 'button', part: 'button camera-button', 'aria-pressed': 'false' }, 'Start camera');
+    const retryButton = h('button', { type: 'button', class: 'retry', part: 'button retry-button', hidden: true, 'aria-describedby': `${id}-error` }, 'Retry loading');
     const live = h('span', { class: 'live', part: 'camera-readout', hidden: true });
     const headline = h('p', { class: 'headline', part: 'headline' });
     const topK = h('ol', { class: 'top-k', part: 'top-k' });
@@ -297,23 +356,26 @@ export class EdgeClassifierElement extends HTMLElement {
       h('tbody', {}, h('tr', {}, STAGES.map((s) => timingCells[s]))),
     );
     const results = h('section', { class: 'results', part: 'results', 'aria-live': 'polite', 'aria-label': 'Classification result' }, headline, topK, timings);
-    const error = h('p', { class: 'error', part: 'error', role: 'alert', hidden: true });
+    const error = h('p', { class: 'error', part: 'error', role: 'alert', id: `${id}-error`, hidden: true });
     root.append(
       h('div', { class: 'status', part: 'status' }, status, runtime),
       progress,
       zone,
       input,
-      h('div', { class: 'actions' }, cameraButton, live),
+      h('div', { class: 'actions' }, retryButton, cameraButton, live),
       results,
       error,
     );
     if (!navigator.mediaDevices?.getUserMedia) cameraButton.hidden = true;
-    return { input, img, video, zone, status, runtime, progress, cameraButton, live, headline, topK, timings, timingCells, results, error };
+    return { input, img, video, zone, status, runtime, progress, cameraButton, retryButton, live, headline, topK, timings, timingCells, results, error };
   }
 
   #bind(root) {
-    const { zone, input } = this.#ui;
+    const { zone, input, retryButton } = this.#ui;
     zone.addEventListener('click', () => input.click());
+    retryButton.addEventListener('click', () => {
+      if (retryButton.getAttribute('aria-disabled') !== 'true') this.retry().catch(() => {}); // shown by #load
+    });
     zone.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' || event.key === ' ') {
         event.preventDefault();
@@ -365,6 +427,9 @@ export class EdgeClassifierElement extends HTMLElement {
     const classifier = this.#classifier;
     if (!classifier) return undefined;
     this.#camera.stop(); // an explicit image replaces the live view
+    // After a failed load the classifier would start the runtime again by itself; doing it
+    // here shows that attempt (progress, then ready or the failed file) like the button does.
+    if (this.#loadFailed) this.#load(classifier, classifier.retry()).catch(() => {});
     this.#pending += 1;
     this.#setState('busy');
     this.#showPreview(input);

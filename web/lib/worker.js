@@ -162,9 +162,11 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   const maxThreads = isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   const threads = Math.max(1, Math.min(requestedThreads || maxThreads, maxThreads));
 
-  // A refused runtime file fails the boot at once, named (see fetch-watch.js: Pyodide would
-  // hang on a missing pyodide.asm.wasm, onnxruntime-web would not say which file it lacked).
-  const missing = watchFetchFailures((url) => url.startsWith(vendorUrl.href));
+  // A refused or corrupt runtime file fails the boot at once, named (see fetch-watch.js:
+  // Pyodide would hang on a missing or corrupt pyodide.asm.wasm, which it never retries;
+  // onnxruntime-web would not say which file it lacked).
+  const pyodideWasm = new URL(`${vendor.pyodide.index}pyodide.asm.wasm`, vendorUrl).href;
+  const missing = watchFetchFailures((url) => url.startsWith(vendorUrl.href), { final: (url) => url === pyodideWasm });
   const python = bootPyodide({ vendorUrl, vendor, timings, experiment, onStage: (stage) => progress.start(stage) }).then(async (out) => {
     progress.done('pyodide', 'numpy', 'package');
     // Warm Python's side while onnxruntime-web may still be creating its session.

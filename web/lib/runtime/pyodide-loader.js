@@ -57,7 +57,7 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
     });
   } catch (err) {
     const stdlib = stdLibURL ?? `${indexURL}python_stdlib.zip`;
-    throw runtimeError(`${indexURL} (pyodide.asm.js, pyodide.asm.wasm, pyodide-lock.json) or ${stdlib}`, err);
+    throw (await findCorruptBootFile(vendorUrl, vendor, stdlib)) ?? runtimeError(`${indexURL} (pyodide.asm.js, pyodide.asm.wasm, pyodide-lock.json) or ${stdlib}`, err);
   }
   mark('pyodide_boot');
 
@@ -88,7 +88,14 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   if (sitePyc) pyodide.unpackArchive(await verified(sitePyc), 'zip', { extractDir: SITE_PACKAGES });
   mark('package_install');
 
-  const hostModule = pyodide.pyimport('edge_infer.hosts.browser');
+  let hostModule;
+  try {
+    hostModule = pyodide.pyimport('edge_infer.hosts.browser');
+  } catch (err) {
+    // Our wheel and numpy's were verified: a standard library that boots but cannot import
+    // what we need is the likely culprit, and the error should name it.
+    throw (await findCorruptBootFile(vendorUrl, vendor, stdLibURL ?? `${indexURL}python_stdlib.zip`)) ?? err;
+  }
   mark('python_import');
   return { pyodide, hostModule };
 }
@@ -124,6 +131,35 @@ async function verified({ url, sha256, bytes }) {
     );
   }
   return data;
+}
+
+/**
+ * After Pyodide failed to boot: which of its own files (not checked on the way in, to keep
+ * the boot fast) does not match vendor.json? Pyodide's errors say what went wrong inside
+ * Python ("Failed to import _pyodide_core", "exit(1)"), never which file caused it. Runs only
+ * on failure, smallest files first, and re-reads them through the HTTP cache (revalidated, so
+ * not downloaded again). A wasm that does not compile never gets here: fetch-watch.js names it.
+ * @returns {Promise<EdgeInferError|null>} an integrity error naming the first bad file, or null
+ */
+async function findCorruptBootFile(vendorUrl, vendor, stdlibUrl) {
+  const index = new URL(vendor.pyodide.index, vendorUrl);
+  const suspects = [
+    new URL('pyodide-lock.json', index),
+    new URL('pyodide.asm.js', index),
+    new URL(stdlibUrl),
+    new URL('pyodide.asm.wasm', index),
+  ];
+  for (const url of suspects) {
+    const relative = url.href.startsWith(vendorUrl.href) ? url.href.slice(vendorUrl.href.length) : null;
+    const sha256 = vendor.files?.[relative]?.sha256;
+    if (!sha256) continue;
+    try {
+      await verified({ url: url.href, sha256, bytes: fetchBytes(url.href).catch((err) => err) });
+    } catch (err) {
+      return err;
+    }
+  }
+  return null;
 }
 
 const SITE_PACKAGES = '/lib/python3.12/site-packages';
