@@ -6,10 +6,12 @@ client API (``bench/harness.html``), plus a plain-JS pipeline in the same browse
 (``bench/plain-js/``) and native onnxruntime in CPython. Writes ``latest.json``,
 ``latest.md`` and ``latest.png`` to ``--out`` (default ``bench/results/``) and prints the
 Markdown and the targets. The models section measures every manifest model (size, load,
-steady inference at 1 and 2 threads, agreement with its family's fp32) in both hosts.
+steady inference at 1 and 2 threads, agreement with its family's fp32) in both hosts. The
+memory section classifies ``--memory-runs`` times in one page and judges heap growth.
 
     .venv/bin/python bench/run.py [--quick] [--runs N] [--loads N] [--ready-runs N] [--out DIR]
-                                  [--no-models | --only models] [--model-runs N]
+                                  [--no-models] [--model-runs N] [--no-memory] [--memory-runs N]
+                                  [--only {models,memory}]
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from benchlib.browser import launch
 from benchlib.facts import loadavg, machine_facts
 from benchlib.inputs import BenchImage, make_inputs
 from benchlib.loads import cold_start_section, time_to_ready_section, visit_pairs
+from benchlib.memory import MemoryPlan, memory_plan, memory_section, memory_targets
 from benchlib.models import (
     ModelPlan,
     boot_model_for,
@@ -40,7 +43,15 @@ from benchlib.models import (
 )
 from benchlib.models_report import models_md, models_section
 from benchlib.native import native_config, native_versions
-from benchlib.report import machine_md, markdown, noise_md, plot, targets_text
+from benchlib.report import (
+    machine_md,
+    markdown,
+    memory_md,
+    noise_md,
+    plot,
+    targets_md,
+    targets_text,
+)
 from benchlib.server import serve
 from benchlib.steady import Config, Plan, browser_config
 
@@ -48,6 +59,7 @@ FULL = {"runs": 50, "loads": 5, "ready_runs": 20, "warmup": 3, "drop": 32}
 QUICK = {"runs": 5, "loads": 2, "ready_runs": 2, "warmup": 1, "drop": 8}
 THREADS = (1, 2)
 BROWSER_PIPELINES = ("product", "plain-js")
+SECTIONS = ("models", "memory")  # the sections --only can pick, each with a --no-<name>
 
 
 def log(message: str) -> None:
@@ -74,14 +86,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measure every manifest model (the models section; on by default)",
     )
     ap.add_argument(
-        "--only", choices=["models"], help="run only this section (writes only its report)"
+        "--memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="classify many times in one page and judge heap growth (on by default)",
+    )
+    ap.add_argument(
+        "--only", choices=SECTIONS, help="run only this section (writes only its report)"
     )
     ap.add_argument("--model-runs", type=int, help="steady runs per model and thread count (30)")
+    ap.add_argument("--memory-runs", type=int, help="classifications in the memory page (500)")
     args = ap.parse_args(argv)
-    if args.only == "models" and not args.models:
-        ap.error("--only models contradicts --no-models")
-    if args.model_runs is not None and args.model_runs < 1:
-        ap.error(f"--model-runs is too small: {args.model_runs}")
+    if args.only and not getattr(args, args.only):
+        ap.error(f"--only {args.only} contradicts --no-{args.only}")
+    for key in ("model_runs", "memory_runs"):
+        if getattr(args, key) is not None and getattr(args, key) < 1:
+            ap.error(f"--{key.replace('_', '-')} is too small: {getattr(args, key)}")
     preset = QUICK if args.quick else FULL
     for key, default in preset.items():
         if getattr(args, key) is None:
@@ -91,14 +111,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_browser(args, images: dict[str, BenchImage], plan: Plan, mplan: ModelPlan | None) -> dict:
-    """Every browser measurement, with one server and one Chromium.
+def wants(args, section: str) -> bool:
+    """Whether ``section`` runs: not switched off, and not excluded by ``--only``."""
+    return getattr(args, section) and args.only in (None, section)
 
-    Without ``images`` only the models section runs; without ``mplan`` it is skipped.
+
+def run_browser(
+    args,
+    images: dict[str, BenchImage],
+    plan: Plan,
+    mplan: ModelPlan | None,
+    memplan: MemoryPlan | None,
+) -> dict:
+    """Every browser measurement, with one server and one Chromium (the memory section: its own).
+
+    Without ``images`` the cold-start, steady and throughput pages are skipped; without
+    ``mplan`` the models section, without ``memplan`` the memory section.
     """
     from playwright.sync_api import sync_playwright
 
     mounts = {"bench": BENCH, "bench-inputs": args.out / "inputs"}
+    mounts["bench-inputs"].mkdir(parents=True, exist_ok=True)  # empty with --only memory
     with serve(mounts) as base_url, sync_playwright() as playwright:
         browser = launch(playwright)
         try:
@@ -115,6 +148,8 @@ def run_browser(args, images: dict[str, BenchImage], plan: Plan, mplan: ModelPla
                 started = time.monotonic()
                 out["models"] = run_models_browser(browser, base_url, mplan)
                 out["models_s"] = round(time.monotonic() - started, 1)
+            if memplan:
+                out["memory"] = memory_section(playwright, base_url, memplan, log)
             return out
         finally:
             browser.close()
@@ -214,12 +249,15 @@ def assemble(args, machine, images, browser: dict, native: list[dict]) -> dict:
 
 
 def report_markdown(report: dict) -> str:
-    """The report's Markdown: every section present (``--only models``: just that one)."""
+    """The report's Markdown: every section present (``--only``: just that one)."""
     if "steady_state" in report:
-        text = markdown(report)
+        text = markdown(report)  # memory included, its targets with the others
     else:
+        only = report["options"]["only"]
         noise = noise_md(report["machine"])
-        parts = ["# edge-infer benchmark (models only)", machine_md(report), noise]
+        parts = [f"# edge-infer benchmark ({only} only)", machine_md(report), noise]
+        if "memory" in report:
+            parts += [memory_md(report["memory"]), "## Targets", targets_md(report["targets"])]
         text = "\n\n".join(filter(None, parts)) + "\n"
     if "models" in report:
         text += "\n" + models_md(report["models"]) + "\n"
@@ -237,11 +275,11 @@ def write_outputs(report: dict, out: Path) -> str:
     return text
 
 
-def models_only_report(args, machine: dict, browser: dict, models: dict) -> dict:
-    """The report of ``--only models``: options, machine facts and the models section."""
-    return {
+def section_only_report(args, machine: dict, browser: dict, section: dict) -> dict:
+    """The report of ``--only <section>``: options, machine facts, the section, its targets."""
+    report = {
         "schema_version": 1,
-        "options": {**{k: getattr(args, k) for k in ("quick", *FULL)}, "only": "models"},
+        "options": {**{k: getattr(args, k) for k in ("quick", *FULL)}, "only": args.only},
         "machine": {
             **machine,
             "chromium": browser["chromium"],
@@ -249,8 +287,11 @@ def models_only_report(args, machine: dict, browser: dict, models: dict) -> dict
             "native": native_versions(),
             "loadavg_end": loadavg(),
         },
-        "models": models,
+        args.only: section,
     }
+    if args.only == "memory":
+        report["targets"] = memory_targets(section)
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,27 +302,34 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_facts()
     if machine["other_chromium_processes"]:
         log(f"note: {machine['other_chromium_processes']} Chromium processes already running")
-    only_models = args.only == "models"
-    images = {} if only_models else make_inputs(args.out / "inputs")
-    mplan = model_plan(args.quick, args.model_runs) if args.models else None
+    images = {} if args.only else make_inputs(args.out / "inputs")
+    mplan = model_plan(args.quick, args.model_runs) if wants(args, "models") else None
+    memplan = memory_plan(args.quick, args.memory_runs) if wants(args, "memory") else None
     photos = copy_photos(args.out / "inputs", mplan.photos) if mplan else {}
     plan = Plan(runs=args.runs, warmup=args.warmup, drop=args.drop)
-    browser = run_browser(args, images, plan, mplan)
-    models = run_models(browser, mplan, photos) if mplan else None
-    if only_models:
-        report = models_only_report(args, machine, browser, models)
+    browser = run_browser(args, images, plan, mplan, memplan)
+    sections = {"models": run_models(browser, mplan, photos) if mplan else None}
+    sections["memory"] = browser.get("memory")
+    if args.only:
+        report = section_only_report(args, machine, browser, sections[args.only])
     else:
         native = run_native(images, plan)
         report = assemble(args, machine, images, browser, native)
-        if models:
-            report["models"] = models
-    report["options"].update(models=args.models, model_runs=mplan.runs if mplan else None)
+        report.update({name: section for name, section in sections.items() if section})
+        if sections["memory"]:
+            report["targets"] += memory_targets(sections["memory"])
+    report["options"].update(
+        models=args.models,
+        model_runs=mplan.runs if mplan else None,
+        memory=args.memory,
+        memory_runs=memplan.runs if memplan else None,
+    )
     report["machine"]["duration_s"] = round(time.monotonic() - started, 1)
     print(write_outputs(report, args.out))
-    if not only_models:
+    if "targets" in report:
         print("Targets:")
         print(targets_text(report["targets"]))
-    written = "latest.md" if only_models else "latest.md, latest.png"
+    written = "latest.md, latest.png" if "steady_state" in report else "latest.md"
     print(f"\nWrote {args.out / 'latest.json'}, {written}")
     return 0
 

@@ -27,6 +27,7 @@ SECTIONS = {
     "targets",
     "raw",
     "models",
+    "memory",
 }
 MODEL_LOAD_STATS = ("cold_ms", "cold_wall_ms", "warm_ms", "first_total_ms", "first_ort_run_ms")
 AGREEMENT = ("top1", "top5_ordered", "top5_overlap")
@@ -132,7 +133,7 @@ def test_raw_samples_are_kept(bench):
 
 def test_targets_have_name_value_limit_met(bench):
     targets = bench["report"]["targets"]
-    assert len(targets) == 9
+    assert len(targets) == 9 + 5  # the memory section adds five
     for target in targets:
         assert isinstance(target["name"], str) and target["name"]
         assert is_number(target["value"]), target
@@ -147,7 +148,8 @@ def test_targets_have_name_value_limit_met(bench):
 def test_markdown_and_chart(bench):
     out = bench["out"]
     text = (out / "latest.md").read_text()
-    for heading in ("## Cold start", "## Time to ready", "## Steady state", "## Throughput"):
+    headings = ("## Cold start", "## Time to ready", "## Steady state", "## Throughput")
+    for heading in (*headings, "## Memory"):
         assert heading in text
     assert "| target | value | limit | met |" in text
     assert text.strip() in bench["stdout"]
@@ -210,3 +212,35 @@ def test_models_markdown(bench):
     text = (bench["out"] / "latest.md").read_text()
     assert "## Models" in text
     assert "top-5 order = fp32" in text and "WASM ORT run 1t" in text
+
+
+HEAPS = ("wasm_heap", "ort_wasm_heap", "worker_js_heap", "worker_array_buffers")
+SAMPLED = ("wasm_heap_bytes", "ort_wasm_heap_bytes", "worker_js_heap_bytes", "pyproxies")
+
+
+def test_memory_section(bench):
+    report = bench["report"]
+    section = report["memory"]
+    options = section["options"]
+    assert report["options"]["memory"] is True
+    assert report["options"]["memory_runs"] == options["runs"] == 30  # the quick preset
+    runs = [s["run"] for s in section["series"]]
+    assert runs[0] == 0 and runs[-1] == options["runs"]
+    for sample in section["series"]:
+        for key in (*SAMPLED, "worker_array_buffer_bytes"):
+            assert isinstance(sample[key], int), (key, sample)
+    summary = section["summary"]
+    assert summary["from_run"] >= options["warmup"] and summary["to_run"] == options["runs"]
+    for heap in HEAPS:
+        for key in ("start", "end", "max", "growth_bytes", "growth_pct", "growth_bytes_per_run"):
+            assert is_number(summary[heap][key]), (heap, key)
+    assert is_number(summary["pyproxies"]["leaked_per_run"])
+    names = [t["name"] for t in report["targets"][-5:]]
+    assert [n.split(" growth")[0] for n in names[:4]] == [
+        "Pyodide WASM heap",
+        "ORT WASM heap",
+        "worker JS heap",
+        "worker ArrayBuffer memory",
+    ]
+    assert names[4].startswith("PyProxies leaked per classification")
+    assert "## Memory (30 classifications)" in (bench["out"] / "latest.md").read_text()

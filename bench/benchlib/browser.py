@@ -24,11 +24,16 @@ READY_TIMEOUT_MS = 120_000
 LONG_TASKS_SCRIPT = BENCH / "init-longtasks.js"
 
 
-def launch(playwright):
-    """Launch Debian's Chromium headless (Playwright cannot download browsers here)."""
+def launch(playwright, *extra_args: str):
+    """Launch Debian's Chromium headless (Playwright cannot download browsers here).
+
+    ``extra_args`` are added to :data:`CHROMIUM_FLAGS` (the memory section's eager
+    memory measurement, for one).
+    """
     if not os.path.exists(CHROMIUM):
         raise SystemExit(f"Chromium not found at {CHROMIUM}; run `npm run setup -- --browser`")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+    args = [*CHROMIUM_FLAGS, *extra_args]
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
 
 
 def fresh_context(browser):

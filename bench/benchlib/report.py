@@ -189,6 +189,58 @@ def throughput_md(rows: list[dict]) -> str:
     return table(header, body)
 
 
+MEMORY_ROWS = {
+    "wasm_heap": "Pyodide WASM heap (MB)",
+    "ort_wasm_heap": "ORT WASM heap (MB)",
+    "worker_js_heap": "worker JS heap (MB)",
+    "worker_array_buffers": "worker ArrayBuffers (MB)",
+}
+
+
+def memory_md(section: dict) -> str:
+    """The memory section: heading, what was run, growth after the warm-up, and how measured."""
+    s, options = section["summary"], section["options"]
+    mb = 2**20
+    rows = []
+    for key, label in MEMORY_ROWS.items():
+        h = s[key]
+        scaled = [None if h[k] is None else h[k] / mb for k in ("start", "end", "max")]
+        growth = None if h["growth_bytes"] is None else h["growth_bytes"] / mb
+        per_run = h["growth_bytes_per_run"]
+        rows.append(
+            [label, *map(fmt, scaled), fmt(growth, 3), fmt(h["growth_pct"], 3), fmt(per_run, 0)]
+        )
+    p = s["pyproxies"]
+    counts = [str(v) if v is not None else "–" for v in (p["start"], p["end"], p["max"])]
+    leaked = None if None in (p["start"], p["end"]) else p["end"] - p["start"]
+    rows.append(["live PyProxies", *counts, fmt(leaked, 0), "–", fmt(p["leaked_per_run"], 3)])
+    header = [
+        f"after the warm-up, runs {s['from_run']}-{s['to_run']}",
+        "start",
+        "end",
+        "max",
+        "growth",
+        "growth %",
+        "growth per run (bytes, PyProxies)",
+    ]
+    intro = (
+        f"{options['runs']} classifications in one page ({', '.join(options['photos'])} in "
+        f"turn, {section.get('threads')} ORT threads, runtime booted with `debug: true`), "
+        f"sampled every {options['every']}; growth is judged from the first sample at or after "
+        f"run {options['warmup']} to the last."
+    )
+    notes = (
+        "Pyodide's and ORT's heaps are the sizes of their WASM linear memories "
+        "(`stats().wasm_heap_bytes`, `stats().ort_wasm_heap_bytes`), which never shrink: a leak "
+        "shows as growth. The worker has no `performance.memory` in Chrome, so its JS heap and "
+        "its ArrayBuffer memory outside that heap (WASM memories excluded) come from the "
+        "DevTools protocol after a full GC (`Runtime.getHeapUsage`)."
+    )
+    return "\n\n".join(
+        [f"## Memory ({options['runs']} classifications)", intro, table(header, rows), notes]
+    )
+
+
 def targets_md(targets: list[dict]) -> str:
     """The targets table."""
     rows = [
@@ -230,6 +282,7 @@ def markdown(report: dict) -> str:
         "`session.run` median at the same threads, capped at each sample's inference.",
         "## Throughput (images dropped at once)",
         throughput_md(report["throughput"]),
+        *([memory_md(report["memory"])] if "memory" in report else []),
         "## Targets",
         targets_md(report["targets"]),
     ]

@@ -168,8 +168,7 @@ export class Classifier {
    *   if ORT's binary was not compiled by streaming;
    * - `pyproxies`: live PyProxy objects (null unless the runtime booted with `debug: true`);
    * - `js_heap_bytes`: the worker's JS heap, null where the browser does not expose it (Chrome
-   *   does not in workers; `performance.measureUserAgentSpecificMemory()` on the page does,
-   *   with cross-origin isolation).
+   *   does not in workers; `npm run bench` reads it over the DevTools protocol instead).
    * Both WASM heaps are linear-memory sizes, which never shrink: a leak shows as growth.
    * @returns {Promise<{wasm_heap_bytes: number, ort_wasm_heap_bytes: number|null, pyproxies: number|null, js_heap_bytes: number|null}>}
    */

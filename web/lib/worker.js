@@ -12,6 +12,7 @@ import { countFetchedBytes } from './runtime/fetch-progress.js';
 import { watchFetchFailures } from './runtime/fetch-watch.js';
 import { loadOrt } from './runtime/ort-backend.js';
 import { bootPyodide } from './runtime/pyodide-loader.js';
+import { ORT_WASM_URL, wasmMemoryBytes, watchWasmMemories } from './runtime/wasm-memory.js';
 import { SessionCache } from './session-cache.js';
 
 const progress = createProgressTracker();
@@ -35,9 +36,10 @@ serveProtocol({
   },
 
   /**
-   * Memory facts for leak hunting: Pyodide's WASM heap, live PyProxies (counted only when
-   * init had `debug: true`, else null) and this worker's JS heap where Chrome exposes it.
-   * onnxruntime-web's own WASM memory has no API, so it is not separately observable here.
+   * Memory facts for leak hunting: Pyodide's WASM heap, onnxruntime-web's WASM heap and live
+   * PyProxies (both observed only when init had `debug: true`, else null), and this worker's
+   * JS heap where the browser exposes it (null in Chrome, whose `performance.memory` is
+   * page-only).
    */
   async stats() {
     if (!runtime) throw new EdgeInferError(ErrorCode.INTERNAL, 'stats before init');
@@ -45,6 +47,7 @@ serveProtocol({
     const mod = memory.pyodide._module;
     return {
       wasm_heap_bytes: mod.HEAP8.length,
+      ort_wasm_heap_bytes: wasmMemoryBytes(ORT_WASM_URL),
       pyproxies: memory.tracing ? mod.pyproxy_alloc_map.size : null,
       js_heap_bytes: performance.memory?.usedJSHeapSize ?? null,
     };
@@ -145,6 +148,7 @@ function startRuntime(options) {
  */
 async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm', cache, debug = false, _experiment: experiment = {} }) {
   debugEnabled = debug;
+  if (debug) watchWasmMemories(); // before ORT instantiates: stats() can then see its heap
   const t0 = performance.now();
   const base = new URL(baseUrl);
   const vendorUrl = new URL('vendor/', base);
