@@ -6,6 +6,8 @@
  * default). The classifier is created as soon as this module runs, like the app page does,
  * so `page_ready_ms` is navigation start to the `ready` promise resolving.
  *
+ * `&experiment=<JSON>` boots with a startup alternative (see bootPyodide's `experiment`).
+ *
  * The models section (bench/benchlib/models.py) adds `&model=ID&max_models=N` (product only):
  * boot with model ID and keep at most N sessions in the worker's cache, so that `loadModel`
  * of another model really fetches and creates its session.
@@ -23,6 +25,8 @@ if (!(pipeline in FACTORIES)) throw new Error(`unknown pipeline ${pipeline}`);
 const options = { threads };
 if (params.has('model')) options.model = params.get('model');
 if (params.has('max_models')) options.cache = { maxModels: Number(params.get('max_models')) };
+// Startup alternatives (bench/benchlib/alternatives.py): JSON for the worker's `_experiment`.
+if (params.has('experiment')) options._experiment = JSON.parse(params.get('experiment'));
 const classifier = FACTORIES[pipeline](options);
 const ready = classifier.ready.then((info) => ({ ...info, page_ready_ms: performance.now() }));
 ready.catch(() => {}); // reported when bench/run.py awaits it

@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import BENCH
+from benchlib.alternatives import alternatives_markdown, measure_alternatives
 from benchlib.analysis import build_targets, find, summarize_config, throughput_row
 from benchlib.browser import launch
 from benchlib.facts import loadavg, machine_facts
@@ -59,7 +60,8 @@ FULL = {"runs": 50, "loads": 5, "ready_runs": 20, "warmup": 3, "drop": 32}
 QUICK = {"runs": 5, "loads": 2, "ready_runs": 2, "warmup": 1, "drop": 8}
 THREADS = (1, 2)
 BROWSER_PIPELINES = ("product", "plain-js")
-SECTIONS = ("models", "memory")  # the sections --only can pick, each with a --no-<name>
+# The sections --only can pick, each with a --no-<name>.
+SECTIONS = ("models", "memory", "alternatives")
 
 
 def log(message: str) -> None:
@@ -92,14 +94,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="classify many times in one page and judge heap growth (on by default)",
     )
     ap.add_argument(
+        "--alternatives",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time to ready of each startup alternative, interleaved (on by default)",
+    )
+    ap.add_argument(
         "--only", choices=SECTIONS, help="run only this section (writes only its report)"
     )
     ap.add_argument("--model-runs", type=int, help="steady runs per model and thread count (30)")
     ap.add_argument("--memory-runs", type=int, help="classifications in the memory page (500)")
+    ap.add_argument(
+        "--alt-loads", type=int, help="first visits per startup alternative (5; quick: 1)"
+    )
     args = ap.parse_args(argv)
     if args.only and not getattr(args, args.only):
         ap.error(f"--only {args.only} contradicts --no-{args.only}")
-    for key in ("model_runs", "memory_runs"):
+    for key in ("model_runs", "memory_runs", "alt_loads"):
         if getattr(args, key) is not None and getattr(args, key) < 1:
             ap.error(f"--{key.replace('_', '-')} is too small: {getattr(args, key)}")
     preset = QUICK if args.quick else FULL
@@ -148,6 +159,10 @@ def run_browser(
                 started = time.monotonic()
                 out["models"] = run_models_browser(browser, base_url, mplan)
                 out["models_s"] = round(time.monotonic() - started, 1)
+            if wants(args, "alternatives"):
+                loads = args.alt_loads or (1 if args.quick else 5)
+                log(f"startup alternatives: {loads} first visits each")
+                out["alternatives"] = measure_alternatives(browser, base_url, loads, log)
             if memplan:
                 out["memory"] = memory_section(playwright, base_url, memplan, log)
             return out
@@ -259,6 +274,8 @@ def report_markdown(report: dict) -> str:
         if "memory" in report:
             parts += [memory_md(report["memory"]), "## Targets", targets_md(report["targets"])]
         text = "\n\n".join(filter(None, parts)) + "\n"
+    if "alternatives" in report:
+        text += "\n" + "\n".join(alternatives_markdown(report["alternatives"]))
     if "models" in report:
         text += "\n" + models_md(report["models"]) + "\n"
     return text
@@ -310,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     browser = run_browser(args, images, plan, mplan, memplan)
     sections = {"models": run_models(browser, mplan, photos) if mplan else None}
     sections["memory"] = browser.get("memory")
+    sections["alternatives"] = browser.get("alternatives")
     if args.only:
         report = section_only_report(args, machine, browser, sections[args.only])
     else:
@@ -323,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         model_runs=mplan.runs if mplan else None,
         memory=args.memory,
         memory_runs=memplan.runs if memplan else None,
+        alternatives=args.alternatives,
     )
     report["machine"]["duration_s"] = round(time.monotonic() - started, 1)
     print(write_outputs(report, args.out))

@@ -28,6 +28,7 @@ SECTIONS = {
     "raw",
     "models",
     "memory",
+    "alternatives",
 }
 MODEL_LOAD_STATS = ("cold_ms", "cold_wall_ms", "warm_ms", "first_total_ms", "first_ort_run_ms")
 AGREEMENT = ("top1", "top5_ordered", "top5_overlap")
@@ -244,3 +245,18 @@ def test_memory_section(bench):
     ]
     assert names[4].startswith("PyProxies leaked per classification")
     assert "## Memory (30 classifications)" in (bench["out"] / "latest.md").read_text()
+
+
+def test_startup_alternatives_each_booted_and_are_reported(bench):
+    section = bench["report"]["alternatives"]
+    assert section["loads"] == 1  # the quick preset
+    alternatives = section["alternatives"]
+    assert {"shipped", "no bytecode", "numpy via loadPackage", "previous boot"} <= set(alternatives)
+    assert alternatives["shipped"]["experiment"] == {}
+    for name, alt in alternatives.items():
+        assert alt["page_ready_ms"]["n"] == 1, name
+        assert is_number(alt["page_ready_ms"]["median"]), name
+        for stage in ("pyodide_boot", "numpy_load", "python_import", "python_done_at"):
+            assert is_number(alt["startup_ms"][stage]["median"]), (name, stage)
+    text = (bench["out"] / "latest.md").read_text()
+    assert "## Startup alternatives" in text and "| previous boot |" in text
