@@ -1,4 +1,4 @@
-"""Shared test helpers: repository paths and the scikit-image test photos."""
+"""Shared test helpers: repository paths, the scikit-image test photos, real drops."""
 
 from __future__ import annotations
 
@@ -19,3 +19,18 @@ def photo(name: str) -> Path:
 
 
 CAT_LABELS = {"Egyptian cat", "tabby", "tabby cat", "tiger cat"}
+
+
+def data_transfer(page, files: list[dict]):
+    """A real ``DataTransfer`` built inside ``page``, holding ``files`` ({b64, name, type})."""
+    return page.evaluate_handle(
+        """(files) => {
+            const dt = new DataTransfer();
+            for (const f of files) {
+                const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+                dt.items.add(new File([bytes], f.name, { type: f.type }));
+            }
+            return dt;
+        }""",
+        files,
+    )

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from conftest import READY_TIMEOUT_MS
-from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, photo
+from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, data_transfer, photo
 
 pytestmark = pytest.mark.browser
 
@@ -60,17 +60,7 @@ class App:
 
     def data_transfer(self, files):
         """A real DataTransfer holding the given files, built inside the page."""
-        return self.page.evaluate_handle(
-            """(files) => {
-                const dt = new DataTransfer();
-                for (const f of files) {
-                    const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
-                    dt.items.add(new File([bytes], f.name, { type: f.type }));
-                }
-                return dt;
-            }""",
-            files,
-        )
+        return data_transfer(self.page, files)
 
     def drop(self, *files):
         dt = self.data_transfer([self.file_payload(p, m) for p, m in files])

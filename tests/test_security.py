@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import READY_TIMEOUT_MS, start_server
-from helpers import CAT_LABELS, ROOT, photo
+from helpers import CAT_LABELS, ROOT, data_transfer, photo
 
 CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
@@ -42,19 +42,18 @@ def payload(data: bytes, name: str, mime: str) -> dict:
     return {"b64": base64.b64encode(data).decode(), "name": name, "type": mime}
 
 
+def open_embed_page(page, app_url: str) -> None:
+    """Load embed.html and wait until its <edge-classifier> is ready."""
+    page.goto(app_url + "embed.html")
+    page.wait_for_function(
+        "() => document.querySelector('edge-classifier')?.state === 'ready'",
+        timeout=READY_TIMEOUT_MS,
+    )
+
+
 def drop(page, files: list[dict], target: str = "#drop-zone") -> None:
     """Dispatch a real drop with a DataTransfer holding ``files`` (built in the page)."""
-    dt = page.evaluate_handle(
-        """(files) => {
-            const dt = new DataTransfer();
-            for (const f of files) {
-                const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
-                dt.items.add(new File([bytes], f.name, { type: f.type }));
-            }
-            return dt;
-        }""",
-        files,
-    )
+    dt = data_transfer(page, files)
     for event in ("dragenter", "dragover", "drop"):
         page.dispatch_event(target, event, {"dataTransfer": dt})
 
@@ -112,11 +111,7 @@ def test_app_runs_under_the_served_csp_without_violations(watched, app_url):
 @pytest.mark.browser
 def test_embed_page_runs_under_the_served_csp_without_violations(watched, app_url):
     page, _ = watched
-    page.goto(app_url + "embed.html")
-    page.wait_for_function(
-        "() => document.querySelector('edge-classifier')?.state === 'ready'",
-        timeout=READY_TIMEOUT_MS,
-    )
+    open_embed_page(page, app_url)
     label = page.evaluate(
         """async (f) => {
             const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
@@ -244,11 +239,7 @@ def test_hostile_file_names_are_rendered_as_text(watched, app_url):
 @pytest.mark.browser
 def test_hostile_file_names_in_the_element_are_text(watched, app_url):
     page, _ = watched
-    page.goto(app_url + "embed.html")
-    page.wait_for_function(
-        "() => document.querySelector('edge-classifier')?.state === 'ready'",
-        timeout=READY_TIMEOUT_MS,
-    )
+    open_embed_page(page, app_url)
     element = page.locator("edge-classifier")
     file_input = element.locator("input[type=file]")
     png = photo("chelsea.png").read_bytes()
