@@ -16,18 +16,26 @@ from benchlib.stats import summarize
 
 # name -> (experiment, what it is). "shipped" is the default boot.
 ALTERNATIVES = {
-    "shipped": ({}, "precompiled bytecode, numpy wheel unpacked (extensions load on import)"),
+    "shipped": (
+        {},
+        "precompiled bytecode, numpy wheel unpacked (extensions load on import), "
+        "loadPyodide after onnxruntime-web's session exists",
+    ),
+    "parallel boot": (
+        {"parallelBoot": True},
+        "loadPyodide and onnxruntime-web's session creation at once in the same worker",
+    ),
     "no bytecode": ({"bytecode": False}, "Pyodide's source-only stdlib and numpy"),
     "numpy via loadPackage": (
         {"numpy": "loadPackage"},
         "pyodide.loadPackage compiles all 19 numpy extension modules up front",
     ),
     "previous boot": (
-        {"bytecode": False, "numpy": "loadPackage"},
+        {"bytecode": False, "numpy": "loadPackage", "parallelBoot": True},
         "the boot before these changes: sources only, loadPackage",
     ),
     "micropip": (
-        {"bytecode": False, "numpy": "loadPackage", "installer": "micropip"},
+        {"bytecode": False, "numpy": "loadPackage", "parallelBoot": True, "installer": "micropip"},
         "previous boot, our wheel installed with micropip",
     ),
 }

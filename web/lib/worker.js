@@ -171,16 +171,9 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   // onnxruntime-web would not say which file it lacked).
   const pyodideWasm = new URL(`${vendor.pyodide.index}pyodide.asm.wasm`, vendorUrl).href;
   const missing = watchFetchFailures((url) => url.startsWith(vendorUrl.href), { final: (url) => url === pyodideWasm });
-  const python = bootPyodide({ vendorUrl, vendor, timings, experiment, onStage: (stage) => progress.start(stage) }).then(async (out) => {
-    progress.done('pyodide', 'numpy', 'package');
-    // Warm Python's side while onnxruntime-web may still be creating its session.
-    progress.start('warmup');
-    const w0 = performance.now();
-    await warmUpPython(out.hostModule, manifest.text, model);
-    timings.warmup = round(performance.now() - w0);
-    progress.done('warmup');
-    timings.python_done_at = round(performance.now() - t0);
-    return out;
+  let markCreated;
+  const created = new Promise((resolve) => {
+    markCreated = resolve;
   });
   const session = (async () => {
     progress.start('onnxruntime');
@@ -198,6 +191,7 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
     const sessionStart = performance.now();
     const s = await backend.createSession(bytes, model);
     timings.session_create = round(performance.now() - sessionStart);
+    markCreated();
     // ORT's first run is several times slower than later ones; take it while Python boots.
     const warmStart = performance.now();
     await s.run(new Float32Array(model.input.shape.reduce((a, b) => a * b, 1)));
@@ -205,6 +199,24 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
     progress.done('onnxruntime', 'session');
     return { backend, session: s };
   })();
+  session.catch(markCreated); // a failed session fails the boot; never leave Python waiting
+  // onnxruntime-web's session creation is a chain of small async steps (fetches, its thread
+  // pool's handshake) that loadPyodide's long synchronous phases would starve in this same
+  // worker: alone it took 0.3-0.4 s on a revisit, beside Pyodide 2.1-2.4 s. So Pyodide's
+  // files download at once, but loadPyodide starts once the session exists (or failed), and
+  // ORT's first run overlaps it. `_experiment.parallelBoot` starts both at once (the bench
+  // compares them).
+  const python = bootPyodide({ vendorUrl, vendor, timings, experiment, startAfter: experiment.parallelBoot ? null : created, onStage: (stage) => progress.start(stage) }).then(async (out) => {
+    progress.done('pyodide', 'numpy', 'package');
+    // Warm Python's side too; onnxruntime-web warmed its own first run.
+    progress.start('warmup');
+    const w0 = performance.now();
+    await warmUpPython(out.hostModule, manifest.text, model);
+    timings.warmup = round(performance.now() - w0);
+    progress.done('warmup');
+    timings.python_done_at = round(performance.now() - t0);
+    return out;
+  });
   const [{ pyodide, hostModule }, { backend, session: firstSession }] = await Promise.race([
     Promise.all([python, session]),
     missing.failure,

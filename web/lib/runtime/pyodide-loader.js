@@ -19,12 +19,14 @@ import { fetchBytes, sha256Hex } from './fetch-progress.js';
  * @param {object} opts.vendor parsed vendor.json
  * @param {(stage: string) => void} [opts.onStage] called as each stage starts
  * @param {Record<string, number>} [opts.timings] filled with per-stage milliseconds
+ * @param {Promise<unknown>} [opts.startAfter] loadPyodide waits for it to settle (downloads
+ *   start at once): see bootRuntime in worker.js for why
  * @param {{bytecode?: boolean, numpy?: 'unpack'|'loadPackage', installer?: 'micropip',
  *   numpyInLoadPyodide?: boolean}} [opts.experiment] benchmark switches for the
  *   alternatives measured in `npm run bench`; the defaults are what the numbers supported
  * @returns {Promise<{pyodide: object, hostModule: object}>}
  */
-export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timings = {}, experiment = {} }) {
+export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timings = {}, experiment = {}, startAfter = null }) {
   const indexURL = new URL(vendor.pyodide.index, vendorUrl).href;
   const mark = stopwatch(timings);
   const bytecode = experiment.bytecode !== false ? vendor.bytecode : null;
@@ -45,6 +47,7 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   } catch (err) {
     throw runtimeError(`${indexURL}pyodide.mjs`, err);
   }
+  if (startAfter) await startAfter.then(noop, noop);
   let pyodide;
   try {
     pyodide = await loadPyodide({
@@ -161,6 +164,8 @@ async function findCorruptBootFile(vendorUrl, vendor, stdlibUrl) {
   }
   return null;
 }
+
+function noop() {}
 
 const SITE_PACKAGES = '/lib/python3.12/site-packages';
 
