@@ -42,9 +42,13 @@ const hostModule = pyodide.pyimport('edge_infer.hosts.browser');
 const host = hostModule.BrowserHost(manifestText, JSON.stringify({ threads: 1 }));
 host.add_model(modelId);
 for (const [width, height] of [[256, 256], [300, 200]]) {
-  const input = host.begin(modelId, new Uint8ClampedArray(width * height * 4).fill(200), width, height, 5, 0);
-  input.destroy();
-  JSON.parse(host.end(modelId, new Float32Array(1000).map((_, i) => Math.sin(i)), 1));
+  host.begin(modelId, new Uint8ClampedArray(width * height * 4).fill(200), width, height, 5, 0);
+  const logits = host.logits_buffer(modelId);
+  const view = logits.getBuffer();
+  view.data.set(new Float32Array(1000).map((_, i) => Math.sin(i)));
+  view.release();
+  logits.destroy();
+  JSON.parse(host.end(modelId, 1));
 }
 host.destroy();
 hostModule.destroy();

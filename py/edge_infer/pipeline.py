@@ -36,6 +36,9 @@ class Pipeline:
             when the host runs inference itself between ``start`` and ``finish``.
         runtime: facts about the host, copied into every result's ``runtime`` field.
 
+    Attributes:
+        input: the float32 input tensor every :meth:`start` fills (one array per pipeline).
+
     """
 
     def __init__(
@@ -44,7 +47,8 @@ class Pipeline:
         self.model = model
         self.infer = infer
         self.runtime = dict(runtime or {})
-        self._input = np.empty(model.input_shape, dtype=np.float32)  # reused across calls
+        # Reused across calls; the Pyodide host's worker keeps a view of it for the engine.
+        self.input = np.empty(model.input_shape, dtype=np.float32)
 
     def start(self, pixels: np.ndarray, *, top_k: int = 5, decode_ms: float = 0.0) -> Pending:
         """Preprocess ``pixels``; the returned :class:`Pending` holds the input tensor.
@@ -59,7 +63,7 @@ class Pipeline:
 
         """
         t0 = time.perf_counter()
-        x = preprocess(pixels, self.model.preprocess, out=self._input)
+        x = preprocess(pixels, self.model.preprocess, out=self.input)
         return Pending(self, x, top_k, decode_ms, t0, time.perf_counter())
 
     async def classify(self, pixels: np.ndarray, *, top_k: int = 5, decode_ms: float = 0.0):

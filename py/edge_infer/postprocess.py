@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,10 +26,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
         x = x[0]
     if x.ndim != 1 or x.size == 0:
         raise PostprocessError(f"expected one row of logits, got shape {np.shape(logits)}")
-    if not np.isfinite(x).all():
+    # NaN propagates into the max and the sum, +inf makes the max infinite, and -inf the
+    # min: two reductions check every value (cheaper than an isfinite pass and its array).
+    hi = x.max()
+    if not (math.isfinite(hi) and math.isfinite(x.min())):
         raise PostprocessError("model output contains NaN or infinity")
-    e = np.exp(x - x.max())
-    return e / e.sum()
+    e = np.exp(x - hi)
+    e /= e.sum()
+    return e
 
 
 def top_k(probabilities: np.ndarray, labels: Sequence[str], k: int = 5) -> list[dict]:
@@ -47,7 +52,9 @@ def top_k(probabilities: np.ndarray, labels: Sequence[str], k: int = 5) -> list[
     if p.ndim != 1 or p.size != len(labels):
         raise PostprocessError(f"{p.size} probabilities for {len(labels)} labels")
     order = np.argsort(-p, kind="stable")[: int(k)]
-    return [{"index": int(i), "label": labels[i], "probability": float(p[i])} for i in order]
+    # One conversion each to Python ints and floats, not one numpy scalar per class.
+    ranked = zip(order.tolist(), p[order].tolist(), strict=True)
+    return [{"index": i, "label": labels[i], "probability": q} for i, q in ranked]
 
 
 def postprocess(logits: np.ndarray, labels: Sequence[str], k: int = 5) -> list[dict]:

@@ -8,6 +8,8 @@ centre crop are ever computed, so cost scales with the crop, not the resized ima
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from edge_infer.manifest import PreprocessSpec
@@ -129,6 +131,19 @@ def resize_crop(
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def normalisation(spec: PreprocessSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(gain, bias)``, shaped ``(3, 1, 1)``: ``(v * scale - mean) / std``.
+
+    Cached per spec: the small array ops cost more than the multiply-add on a cold cache.
+    """
+    std = np.asarray(spec.std, dtype=np.float32)
+    gain = np.float32(spec.scale) / std
+    bias = -np.asarray(spec.mean, dtype=np.float32) / std
+    gain.flags.writeable = bias.flags.writeable = False
+    return gain[:, None, None], bias[:, None, None]
+
+
 def preprocess(
     pixels: np.ndarray, spec: PreprocessSpec, out: np.ndarray | None = None
 ) -> np.ndarray:
@@ -146,26 +161,29 @@ def preprocess(
         PreprocessError: the pixels have the wrong type or shape, or ``out`` does not fit.
 
     """
-    src = composite_alpha(check_pixels(pixels), spec.background)
-    h, w = src.shape[:2]
+    pixels = check_pixels(pixels)
+    h, w = pixels.shape[:2]
     ch, cw = spec.crop_height, spec.crop_width
     out_h, out_w = resized_size(h, w, spec.resize_shorter_side)
     if out_h < ch or out_w < cw:  # pragma: no cover - guarded by manifest validation
         raise PreprocessError(f"resized image {out_w}x{out_h} is smaller than the crop {cw}x{ch}")
     top, left = crop_offsets(out_h, out_w, ch, cw)
-    cropped = resize_crop(src, out_h, out_w, (top, left, ch, cw), spec.antialias)
-    if cropped.shape[2] == 1:  # grayscale: the same plane feeds R, G and B
-        cropped = np.broadcast_to(cropped, (ch, cw, 3))
-
     shape = (1, 3, ch, cw)
     if out is None:
         out = np.empty(shape, dtype=np.float32)
     elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
         raise PreprocessError(f"out must be a C-contiguous float32 array shaped {shape}")
-    # (v * scale - mean) / std == v * gain + bias, per channel.
-    std = np.asarray(spec.std, dtype=np.float32)
-    gain = np.float32(spec.scale) / std
-    bias = -np.asarray(spec.mean, dtype=np.float32) / std
-    np.multiply(cropped[:, :, :3].transpose(2, 0, 1), gain[:, None, None], out=out[0])
-    out[0] += bias[:, None, None]
+
+    if (h, w) == (out_h, out_w):
+        # Already resized (the browser resamples as it decodes): only the crop is read, and
+        # uint8 goes straight into the float32 output, with no intermediate copy.
+        cropped = composite_alpha(pixels[top : top + ch, left : left + cw], spec.background)
+    else:
+        src = composite_alpha(pixels, spec.background)
+        cropped = resize_crop(src, out_h, out_w, (top, left, ch, cw), spec.antialias)
+    if cropped.shape[2] == 1:  # grayscale: the same plane feeds R, G and B
+        cropped = np.broadcast_to(cropped, (ch, cw, 3))
+    gain, bias = normalisation(spec)
+    np.multiply(cropped[:, :, :3].transpose(2, 0, 1), gain, out=out[0])
+    out[0] += bias
     return out

@@ -12,10 +12,12 @@ import { countFetchedBytes } from './runtime/fetch-progress.js';
 import { watchFetchFailures } from './runtime/fetch-watch.js';
 import { loadOrt } from './runtime/ort-backend.js';
 import { bootPyodide } from './runtime/pyodide-loader.js';
+import { PyArrayView } from './runtime/py-array-view.js';
 import { ORT_WASM_URL, wasmMemoryBytes, watchWasmMemories } from './runtime/wasm-memory.js';
 import { SessionCache } from './session-cache.js';
 
 const progress = createProgressTracker();
+const ORT_WARMUP_RUNS = 2; // see bootRuntime
 let runtime = null; // Promise<Runtime> once init starts
 let queue = Promise.resolve(); // classification is strictly in arrival order
 let debugEnabled = false;
@@ -192,9 +194,11 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
     const s = await backend.createSession(bytes, model);
     timings.session_create = round(performance.now() - sessionStart);
     markCreated();
-    // ORT's first run is several times slower than later ones; take it while Python boots.
+    // ORT's first run is several times slower than later ones, and its second still slower
+    // than steady state: take both while Python boots (this chain has seconds to spare).
     const warmStart = performance.now();
-    await s.run(new Float32Array(model.input.shape.reduce((a, b) => a * b, 1)));
+    const zeros = new Float32Array(model.input.shape.reduce((a, b) => a * b, 1));
+    for (let run = 0; run < ORT_WARMUP_RUNS; run += 1) await s.run(zeros);
     timings.ort_warmup = round(performance.now() - warmStart);
     progress.done('onnxruntime', 'session');
     return { backend, session: s };
@@ -262,6 +266,7 @@ class Runtime {
     this.modelsUrl = modelsUrl;
     this.cache = new SessionCache({ ...cache, onEvict: (entry) => this.#release(entry) });
     this.sessions = new Map(); // model id -> OrtModelSession, as registered with Python
+    this.arrays = new Map(); // model id -> {input, logits}: PyArrayViews of Python's buffers
     // One PyProxy per method, reused for every call.
     this.pyBegin = host.begin;
     this.pyEnd = host.end;
@@ -292,10 +297,15 @@ class Runtime {
 
   #register(model, session) {
     this.host.add_model(model.id);
+    this.arrays.set(model.id, modelArrays(this.host, model.id));
     this.sessions.set(model.id, session);
   }
 
   #release({ id, session }) {
+    const arrays = this.arrays.get(id);
+    arrays.input.release();
+    arrays.logits.release();
+    this.arrays.delete(id);
     this.host.remove_model(id);
     this.sessions.delete(id);
     session.release().catch((err) => console.warn(`releasing model ${id} failed: ${err.message}`));
@@ -311,33 +321,24 @@ class Runtime {
     const { model } = await this.ensureModel(modelId);
     const session = this.sessions.get(model.id);
     const classifyStart = performance.now();
-    // Python preprocesses, onnxruntime-web runs on a view of Python's tensor, Python
-    // postprocesses: two synchronous calls, no Python event-loop round trips in between.
-    let logits;
+    // Python preprocesses into its input tensor, onnxruntime-web runs on a view of it, the
+    // logits go into Python's logits buffer, Python postprocesses: two synchronous calls, no
+    // Python event-loop round trips, no PyProxy per image.
+    const arrays = this.arrays.get(model.id);
     let ortMs;
     let inferenceMs;
     try {
-      const input = this.#call(() => this.pyBegin(model.id, pixels.rgba, pixels.width, pixels.height, topK, decodeMs));
+      this.#call(() => this.pyBegin(model.id, pixels.rgba, pixels.width, pixels.height, topK, decodeMs));
       const inferStart = performance.now();
-      try {
-        // Pyodide memory growth detaches views: take it now, release it right after the run.
-        const view = input.getBuffer();
-        try {
-          const ortStart = performance.now();
-          logits = await session.run(view.data);
-          ortMs = performance.now() - ortStart;
-        } finally {
-          view.release();
-        }
-      } finally {
-        input.destroy();
-      }
+      const logits = await session.run(arrays.input.data);
+      ortMs = performance.now() - inferStart;
+      arrays.logits.data.set(logits);
       inferenceMs = performance.now() - inferStart;
     } catch (err) {
       this.pyAbandon(model.id);
       throw toCoded(err);
     }
-    const json = this.#call(() => this.pyEnd(model.id, logits, inferenceMs));
+    const json = this.#call(() => this.pyEnd(model.id, inferenceMs));
     const result = JSON.parse(json);
     const done = performance.now();
     // total = decode + everything after it; time spent waiting in the queue is reported apart.
@@ -369,28 +370,41 @@ class Runtime {
  * onnxruntime-web warms up its own first run in parallel (see bootRuntime).
  */
 async function warmUpPython(hostModule, manifestText, model) {
-  const width = 320;
-  const height = 240;
-  const rgba = new Uint8ClampedArray(width * height * 4);
-  for (let i = 0; i < rgba.length; i += 4) {
-    rgba[i] = (i / 4) % width;
-    rgba[i + 1] = Math.floor(i / 4 / width);
-    rgba[i + 2] = 128;
-    rgba[i + 3] = 255;
-  }
   // The fast path only: it is what the first image takes (exact mode warms on first use).
-  const pixels = await decodeToRGBA({ data: rgba, width, height }, 'warm-up', { resizeShorterSide: model.preprocess.resize.shorter_side });
+  const pixels = await decodeToRGBA(await warmUpJpeg(), 'warm-up', { resizeShorterSide: model.preprocess.resize.shorter_side });
   const host = hostModule.BrowserHost(manifestText, '{}');
   try {
     host.add_model(model.id);
-    const input = host.begin(model.id, pixels.rgba, pixels.width, pixels.height, 5, 0);
-    const view = input.getBuffer();
-    view.release();
-    input.destroy();
-    host.end(model.id, new Float32Array(model.output.shape.reduce((a, b) => a * b, 1)), 0);
+    const { input, logits } = modelArrays(host, model.id);
+    try {
+      host.begin(model.id, pixels.rgba, pixels.width, pixels.height, 5, 0);
+      input.data.fill(0, 0, 1); // touch the view as a classification does
+      logits.data.fill(0);
+      host.end(model.id, 0);
+    } finally {
+      input.release();
+      logits.release();
+    }
   } finally {
     host.destroy();
   }
+}
+
+/** A 320x240 JPEG made here, so the warm-up takes a photo's path: header check, decode, resize. */
+async function warmUpJpeg() {
+  const canvas = new OffscreenCanvas(320, 240);
+  const ctx = canvas.getContext('2d');
+  const gradient = ctx.createLinearGradient(0, 0, 320, 240);
+  gradient.addColorStop(0, '#203040');
+  gradient.addColorStop(1, '#c08060');
+  ctx.fillStyle = gradient;
+  ctx.fillRect(0, 0, 320, 240);
+  return canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
+}
+
+/** Views of the two arrays Python reuses for `modelId`: its input tensor and its logits. */
+function modelArrays(host, modelId) {
+  return { input: new PyArrayView(host.input_tensor(modelId)), logits: new PyArrayView(host.logits_buffer(modelId)) };
 }
 
 /** Python exceptions arrive as PythonError; keep coded errors, label the rest. */

@@ -1,11 +1,13 @@
 """Pyodide host: inference is onnxruntime-web, run by the worker between two Python calls.
 
-The worker (``web/lib/worker.js``) creates a :class:`BrowserHost` and, per image, calls
-:meth:`BrowserHost.begin` with the decoded RGBA pixels (preprocess; it gets the input tensor
-back as a PyProxy whose buffer it views without copying), runs onnxruntime-web on that view,
-and calls :meth:`BrowserHost.end` with the logits (postprocess). Both calls are synchronous:
-an async Python call from JavaScript costs two event-loop round trips (about 1 ms each in
-the worker), which would be most of the pipeline's overhead.
+The worker (``web/lib/worker.js``) creates a :class:`BrowserHost` and, per model, keeps views
+of two arrays Python reuses: the input tensor and the logits buffer. Per image it calls
+:meth:`BrowserHost.begin` with the decoded RGBA pixels (preprocess into the input tensor),
+runs onnxruntime-web on its view of that tensor, copies the logits into the logits buffer and
+calls :meth:`BrowserHost.end` (postprocess). Both calls are synchronous: an async Python call
+from JavaScript costs two event-loop round trips (about 1 ms each in the worker), which would
+be most of the pipeline's overhead. Only scalars, the pixels and a JSON string cross the
+bridge per image; no PyProxy is made or destroyed.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class BrowserHost:
             **json.loads(runtime_json),
         }
         self.pipelines: dict[str, Pipeline] = {}
+        self._logits: dict[str, np.ndarray] = {}
         self._pending: dict[str, Pending] = {}
 
     def runtime_json(self) -> str:
@@ -46,39 +49,46 @@ class BrowserHost:
 
     def add_model(self, model_id: str) -> None:
         """Make ``model_id`` classifiable (its onnxruntime-web session lives in the worker)."""
-        self.pipelines[model_id] = Pipeline(self.manifest.get(model_id), None, self.runtime)
+        model = self.manifest.get(model_id)
+        self.pipelines[model_id] = Pipeline(model, None, self.runtime)
+        self._logits[model_id] = np.zeros(len(model.labels), dtype=np.float32)
         self._pending.pop(model_id, None)
 
     def remove_model(self, model_id: str) -> None:
         """Forget ``model_id``'s pipeline (its JS session is released by the worker)."""
         self.pipelines.pop(model_id, None)
+        self._logits.pop(model_id, None)
         self._pending.pop(model_id, None)
+
+    def input_tensor(self, model_id: str) -> np.ndarray:
+        """The float32 input tensor :meth:`begin` fills for ``model_id`` (the same array always)."""
+        return self.pipelines[model_id].input
+
+    def logits_buffer(self, model_id: str) -> np.ndarray:
+        """The float32 array :meth:`end` reads the logits from (the same array always)."""
+        return self._logits[model_id]
 
     def begin(
         self, model_id: str, rgba: Any, width: int, height: int, top_k: int, decode_ms: float
-    ) -> np.ndarray:
-        """Preprocess RGBA pixels (a JS ``Uint8ClampedArray``) for ``model_id``.
+    ) -> None:
+        """Preprocess RGBA pixels (a JS ``Uint8ClampedArray``) into :meth:`input_tensor`.
 
-        Returns the float32 input tensor (reused per model: the worker views its buffer, runs
-        the session, and calls :meth:`end` before the next ``begin`` for this model).
+        The worker then runs the session on the tensor and calls :meth:`end` before the next
+        ``begin`` for this model.
         """
         pixels = np.empty((height, width, 4), dtype=np.uint8)
         rgba.assign_to(pixels)
         pipeline = self.pipelines[model_id]
-        pending = pipeline.start(pixels, top_k=int(top_k), decode_ms=float(decode_ms))
-        self._pending[model_id] = pending
-        return pending.input
+        self._pending[model_id] = pipeline.start(pixels, top_k=top_k, decode_ms=decode_ms)
 
-    def end(self, model_id: str, logits: Any, inference_ms: float) -> str:
-        """Postprocess the logits (a JS ``Float32Array``) of :meth:`begin`'s image.
+    def end(self, model_id: str, inference_ms: float) -> str:
+        """Postprocess the logits the worker wrote into :meth:`logits_buffer`.
 
-        Returns the result as JSON text: one string crosses the bridge, so no PyProxy
-        outlives the call.
+        Returns the result as JSON text: one string crosses the bridge.
         """
         pending = self._pending.pop(model_id)
-        out = np.empty(len(pending.pipeline.model.labels), dtype=np.float32)
-        logits.assign_to(out)
-        return json.dumps(pending.finish(out, inference_ms=float(inference_ms)))
+        result = pending.finish(self._logits[model_id], inference_ms=inference_ms)
+        return json.dumps(result)
 
     def abandon(self, model_id: str) -> None:
         """Drop :meth:`begin`'s pending image after inference failed."""
