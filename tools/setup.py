@@ -108,6 +108,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a server running as another user must read
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
