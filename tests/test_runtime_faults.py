@@ -1,4 +1,4 @@
-"""Faults: a runtime file (Pyodide, the numpy wheel, onnxruntime-web's WASM) is missing or corrupt.
+"""Faults: a runtime file (Pyodide, numpy and our package, onnxruntime-web) is missing or corrupt.
 
 Each case serves a copy of ``web/vendor`` with one file taken out, or served (HTTP 200) with
 its bytes cut short or altered (``serve.py --mount vendor=DIR`` shadows the real folder; the
@@ -23,22 +23,27 @@ pytestmark = pytest.mark.browser
 
 VENDOR = ROOT / "web" / "vendor"
 VENDOR_JSON = json.loads((VENDOR / "vendor.json").read_text())
-# The stdlib Pyodide boots from: the precompiled one when setup made it (pyodide-loader.js).
-STDLIB = VENDOR_JSON.get("bytecode", {}).get("stdlib", {}).get("file", "pyodide/python_stdlib.zip")
+# What the worker boots from (pyodide-loader.js): the precompiled stdlib, Pyodide's memory
+# snapshot and the site-packages bundle (numpy, our package, bytecode) when setup made them.
+BYTECODE = VENDOR_JSON.get("bytecode", {})
+STDLIB = BYTECODE.get("stdlib", {}).get("file", "pyodide/python_stdlib.zip")
+SNAPSHOT = BYTECODE.get("snapshot", {}).get("file")
+SITE = BYTECODE.get("site_bundle", {}).get("file")
+PACKAGES = [SITE] if SITE else [VENDOR_JSON["numpy"]["file"], VENDOR_JSON["edge_infer"]["file"]]
 MISSING = [
     "pyodide/pyodide.asm.wasm",
     STDLIB,
-    VENDOR_JSON["numpy"]["file"],
+    PACKAGES[0],
     "ort/ort-wasm-simd-threaded.wasm",
 ]
 # Served with HTTP 200 but wrong. WASM and the stdlib zip are cut in half, as an interrupted
-# copy leaves them (neither compiles nor unzips); the wheels keep their size with a run of bytes
-# flipped, which only their sha256 can tell.
+# copy leaves them (neither compiles nor unzips, and the snapshot would boot on a cut zip
+# without its sha256 check); the bundle, the snapshot and the wheels keep their size with a
+# run of bytes flipped, which only their sha256 can tell.
 CORRUPT = [
     ("pyodide/pyodide.asm.wasm", "truncated"),
     (STDLIB, "truncated"),
-    (VENDOR_JSON["numpy"]["file"], "altered"),
-    (VENDOR_JSON["edge_infer"]["file"], "altered"),
+    *((path, "altered") for path in [*PACKAGES, SNAPSHOT] if path),
     ("ort/ort-wasm-simd-threaded.wasm", "truncated"),
 ]
 FAULTS = [(path, "missing") for path in MISSING] + CORRUPT
@@ -250,7 +255,7 @@ SHADOW_FOCUS = "document.activeElement?.shadowRoot?.activeElement?.getAttribute(
 
 @pytest.mark.parametrize(
     "broken_site",
-    [("pyodide/pyodide.asm.wasm", "truncated"), (VENDOR_JSON["numpy"]["file"], "missing")],
+    [("pyodide/pyodide.asm.wasm", "truncated"), (PACKAGES[0], "missing")],
     ids=fault_id,
     indirect=True,
 )

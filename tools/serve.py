@@ -42,6 +42,7 @@ MIME = {
     ".map": "application/json",
     ".whl": "application/zip",
     ".zip": "application/zip",
+    ".gz": "application/gzip",  # the Pyodide snapshot: inflated by the worker, never encoded
     ".onnx": "application/octet-stream",
     ".css": "text/css; charset=utf-8",
     ".png": "image/png",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import gzip
 import hashlib
 import json
 import os
@@ -473,22 +474,39 @@ def vendor_own_wheel(stamps: FileStamps) -> Path:
 
 
 # vendor.json key -> file in web/vendor/bytecode/
-BYTECODE_FILES = {"stdlib": "python_stdlib.zip", "site_packages": "site-packages.zip"}
+BYTECODE_FILES = {
+    "stdlib": "python_stdlib.zip",
+    "site_packages": "site-packages.zip",
+    "snapshot": "pyodide-snapshot.bin.gz",  # valid only with this folder's stdlib zip
+    "site_bundle": "site-packages.bundle.gz",  # see build_site_bundle
+}
 
 
-def vendor_bytecode(stamps: FileStamps, whl: Path) -> tuple[dict, bool]:
-    """Precompile the modules the runtime imports (tools/compile_bytecode.mjs, under Node).
+def vendor_bytecode(stamps: FileStamps, whl: Path, numpy_wheel: Path) -> tuple[dict, bool]:
+    """Precompile the modules the runtime imports, then snapshot Pyodide's booted heap.
 
-    Pyodide's stdlib and numpy ship sources only, so each page load used to compile them.
-    Rebuilt when Pyodide's files, the numpy wheel, our wheel or the script change; returns
-    vendor.json's ``bytecode`` entry and whether the files changed.
+    Pyodide's stdlib and numpy ship sources only, so each page load used to compile them
+    (tools/compile_bytecode.mjs); the memory snapshot skips CPython's initialisation
+    (tools/make_snapshot.mjs), and is made from the bytecode stdlib zip it must boot with.
+    Both run under Node. Last, numpy's wheel, ours and the bytecode become one bundle
+    (:func:`build_site_bundle`). Rebuilt when Pyodide's files, the numpy wheel, our wheel or
+    a script change; returns vendor.json's ``bytecode`` entry and whether the files changed.
     """
     out = VENDOR / "bytecode"
     script = ROOT / "tools" / "compile_bytecode.mjs"
+    snapshot_script = ROOT / "tools" / "make_snapshot.mjs"
     inputs = sorted(
-        [*(VENDOR / "pyodide").iterdir(), whl, script, ROOT / "models" / "manifest.json"]
+        [
+            *(VENDOR / "pyodide").iterdir(),
+            whl,
+            script,
+            snapshot_script,
+            ROOT / "models" / "manifest.json",
+        ]
     )
-    inputs_key = sha256_files([p for p in inputs if p.is_file()])
+    inputs_key = sha256_files(
+        [p for p in inputs if p.is_file()], extra=f"site-bundle-{SITE_BUNDLE_FORMAT}"
+    )
     old = read_stamp("bytecode")
     files = [out / name for name in BYTECODE_FILES.values()]
     if old.get("key") == inputs_key and all(
@@ -508,6 +526,23 @@ def vendor_bytecode(stamps: FileStamps, whl: Path) -> tuple[dict, bool]:
             ],
             "precompiling Python bytecode with Pyodide under Node",
         )
+        run(
+            [
+                "node",
+                str(snapshot_script),
+                str(VENDOR / "pyodide"),
+                str(out / BYTECODE_FILES["stdlib"]),
+                str(out / BYTECODE_FILES["snapshot"]),
+            ],
+            "making the Pyodide memory snapshot under Node",
+        )
+        build_site_bundle(
+            [
+                ("numpy", [numpy_wheel]),
+                ("edge_infer", [whl, out / BYTECODE_FILES["site_packages"]]),
+            ],
+            out / BYTECODE_FILES["site_bundle"],
+        )
         sums = {}
         for f in files:
             sums[f.name] = sha256_file(f)
@@ -523,6 +558,38 @@ def vendor_bytecode(stamps: FileStamps, whl: Path) -> tuple[dict, bool]:
         for key, name in BYTECODE_FILES.items()
     }
     return entry, changed
+
+
+SITE_BUNDLE_FORMAT = 1  # bump when build_site_bundle's output changes
+
+
+def build_site_bundle(parts: list[tuple[str, list[Path]]], dst: Path) -> None:
+    """Write every file of ``parts``' archives as one gzipped bundle the worker writes at once.
+
+    Unpacking numpy's wheel, ours and the bytecode zip with ``pyodide.unpackArchive`` runs
+    Python's zipfile in WebAssembly, a few hundred ms per boot; the worker writes a bundle's
+    files straight into Pyodide's file system from JS. Layout: a 4-byte little-endian length,
+    a JSON index ``{"format": 1, "parts": [{"name", "files": [[path, offset, bytes]]}]}``
+    (paths relative to site-packages, offsets into the data), then the data. Parts are
+    written in order, a later file replacing an earlier one as unpacking would. Byte-
+    reproducible: archive order is kept and the gzip header has no time.
+    """
+    index, data = [], bytearray()
+    for name, archives in parts:
+        files = []
+        for archive in archives:
+            with zipfile.ZipFile(archive) as z:
+                for info in z.infolist():
+                    if info.is_dir():
+                        continue
+                    content = z.read(info)
+                    files.append([info.filename, len(data), len(content)])
+                    data += content
+        index.append({"name": name, "files": files})
+    head = json.dumps({"format": SITE_BUNDLE_FORMAT, "parts": index}, separators=(",", ":"))
+    head = head.encode()
+    raw = len(head).to_bytes(4, "little") + head + bytes(data)
+    write_atomic(dst, gzip.compress(raw, compresslevel=6, mtime=0))
 
 
 def ensure_vendor() -> None:
@@ -569,12 +636,12 @@ def vendor_all(stamps: FileStamps) -> bool:
     whl_sha = stamps.new[str(whl.relative_to(ROOT))]["sha256"]
     changed |= whl_sha != old_wheel
 
-    bytecode, bytecode_changed = vendor_bytecode(stamps, whl)
-    changed |= bytecode_changed
-
     numpy = lock["packages"]["numpy"]
     if numpy["version"] != NUMPY_VERSION:
         raise SetupError(f"Pyodide's numpy is {numpy['version']}, expected {NUMPY_VERSION}")
+    numpy_wheel = VENDOR / "pyodide" / numpy["file_name"]
+    bytecode, bytecode_changed = vendor_bytecode(stamps, whl, numpy_wheel)
+    changed |= bytecode_changed
     manifest = {
         "pyodide": {"version": PYODIDE_VERSION, "index": "pyodide/"},
         "numpy": {

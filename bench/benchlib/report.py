@@ -7,7 +7,8 @@ from pathlib import Path
 from benchlib.analysis import STAGES
 
 STARTUP_LABELS = {
-    "pyodide_boot": "Pyodide boot",
+    "pyodide_wait": "Pyodide: import, wait for the ORT session",
+    "pyodide_boot": "Pyodide boot (loadPyodide)",
     "numpy_load": "numpy load",
     "package_install": "package install",
     "python_import": "Python import",

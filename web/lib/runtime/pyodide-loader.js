@@ -10,9 +10,13 @@ import { fetchBytes, sha256Hex } from './fetch-progress.js';
  *
  * Every download starts at once. By default (see tools/compile_bytecode.mjs):
  * - Pyodide boots from `vendor.bytecode.stdlib`, its stdlib zip plus precompiled bytecode;
- * - numpy's wheel is unpacked like ours, so only the extension modules `import numpy`
- *   needs are compiled, when it imports them (loadPackage compiles all 19 up front);
- * - `vendor.bytecode.site_packages` adds bytecode for numpy and edge_infer.
+ * - numpy's wheel, ours and `vendor.bytecode.site_packages` (bytecode for both) come as one
+ *   bundle, `vendor.bytecode.site_bundle` (tools/setup.py's build_site_bundle), written into
+ *   site-packages from JS: only the extension modules `import numpy` needs are compiled, when
+ *   it imports them (loadPackage compiles all 19 up front), and no Python unzips anything;
+ * - `vendor.bytecode.snapshot` is Pyodide's heap right after boot (tools/make_snapshot.mjs):
+ *   restoring it skips CPython's initialisation. It is valid only with the bytecode stdlib
+ *   zip it was made from, so it is used only with it, and that zip's sha256 is checked.
  *
  * @param {object} opts
  * @param {URL} opts.vendorUrl URL of the vendored runtime folder (holds vendor.json's files)
@@ -21,8 +25,8 @@ import { fetchBytes, sha256Hex } from './fetch-progress.js';
  * @param {Record<string, number>} [opts.timings] filled with per-stage milliseconds
  * @param {Promise<unknown>} [opts.startAfter] loadPyodide waits for it to settle (downloads
  *   start at once): see bootRuntime in worker.js for why
- * @param {{bytecode?: boolean, numpy?: 'unpack'|'loadPackage', installer?: 'micropip',
- *   numpyInLoadPyodide?: boolean}} [opts.experiment] benchmark switches for the
+ * @param {{bytecode?: boolean, snapshot?: boolean, numpy?: 'bundle'|'unpack'|'loadPackage',
+ *   installer?: 'micropip', numpyInLoadPyodide?: boolean}} [opts.experiment] benchmark switches for the
  *   alternatives measured in `npm run bench`; the defaults are what the numbers supported
  * @returns {Promise<{pyodide: object, hostModule: object}>}
  */
@@ -30,15 +34,17 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   const indexURL = new URL(vendor.pyodide.index, vendorUrl).href;
   const mark = stopwatch(timings);
   const bytecode = experiment.bytecode !== false ? vendor.bytecode : null;
-  const numpyBy = experiment.numpy ?? (experiment.numpyInLoadPyodide ? 'loadPackage' : 'unpack');
+  const numpyBy = experiment.numpy ?? (experiment.numpyInLoadPyodide ? 'loadPackage' : bytecode?.site_bundle ? 'bundle' : 'unpack');
   const download = (entry) => {
     const url = new URL(entry.file, vendorUrl).href;
     return { url, sha256: entry.sha256, bytes: fetchBytes(url).catch((err) => err) };
   };
-  const wheel = download(vendor.edge_infer);
+  const bundle = numpyBy === 'bundle' ? download(bytecode.site_bundle) : null;
+  const wheel = bundle ? null : download(vendor.edge_infer);
   const numpyWheel = numpyBy === 'unpack' ? download(vendor.numpy) : null;
-  const sitePyc = bytecode ? download(bytecode.site_packages) : null;
+  const sitePyc = bytecode && !bundle ? download(bytecode.site_packages) : null;
   const stdLibURL = bytecode ? new URL(bytecode.stdlib.file, vendorUrl).href : undefined;
+  const snapshot = bytecode?.snapshot && experiment.snapshot !== false ? download(bytecode.snapshot) : null;
 
   onStage('pyodide');
   let loadPyodide;
@@ -48,6 +54,18 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
     throw runtimeError(`${indexURL}pyodide.mjs`, err);
   }
   if (startAfter) await startAfter.then(noop, noop);
+  mark('pyodide_wait');
+  // Checked and inflated while Pyodide boots: after startAfter, because this is work on the
+  // same thread as onnxruntime-web's session creation.
+  const bundleFiles = bundle ? verified(bundle).then(gunzip).then(readBundle) : null;
+  bundleFiles?.catch(noop); // observed below
+  // Inflated while loadPyodide loads pyodide.asm.js; loadPyodide awaits it. The heap holds
+  // zipimport's index of the stdlib zip (file offsets), so the zip Pyodide mounts must be the
+  // exact one the snapshot was made with: its sha256 is checked too (a fetch the HTTP cache
+  // shares with Pyodide's own). Otherwise a stale or cut zip would boot and fail later.
+  const stdlibChecked = snapshot ? verified(download(bytecode.stdlib)) : null;
+  const heap = snapshot ? Promise.all([verified(snapshot).then(gunzip), stdlibChecked]).then(([h]) => h) : undefined;
+  heap?.catch(noop); // observed through loadPyodide
   let pyodide;
   try {
     pyodide = await loadPyodide({
@@ -57,15 +75,20 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
       packages: experiment.numpyInLoadPyodide ? ['numpy'] : [],
       stdout: () => {},
       stderr: (s) => console.warn(s),
+      _loadSnapshot: heap, // Pyodide 0.27's experimental snapshot API (pinned version)
     });
   } catch (err) {
+    if (err instanceof EdgeInferError) throw err; // the snapshot's own download or check
     const stdlib = stdLibURL ?? `${indexURL}python_stdlib.zip`;
     throw (await findCorruptBootFile(vendorUrl, vendor, stdlib)) ?? runtimeError(`${indexURL} (pyodide.asm.js, pyodide.asm.wasm, pyodide-lock.json) or ${stdlib}`, err);
   }
   mark('pyodide_boot');
 
   onStage('numpy');
-  if (numpyWheel) {
+  const parts = bundle ? await bundleFiles : null;
+  if (parts) {
+    writeFiles(pyodide, parts.get('numpy'));
+  } else if (numpyWheel) {
     pyodide.unpackArchive(await verified(numpyWheel), 'wheel', { extractDir: SITE_PACKAGES });
   } else {
     await loadPackages(pyodide, experiment.installer === 'micropip' ? ['numpy', 'micropip'] : ['numpy'], { indexURL, vendor, vendorUrl });
@@ -73,8 +96,10 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   mark('numpy_load');
 
   onStage('package');
-  const wheelBytes = await verified(wheel);
-  if (experiment.installer === 'micropip') {
+  if (parts) {
+    writeFiles(pyodide, parts.get('edge_infer')); // our wheel's files and the bytecode
+  } else if (experiment.installer === 'micropip') {
+    const wheelBytes = await verified(wheel);
     const wheelPath = `/tmp/${vendor.edge_infer.file.split('/').pop()}`;
     pyodide.FS.writeFile(wheelPath, wheelBytes);
     const micropip = pyodide.pyimport('micropip');
@@ -86,7 +111,7 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   } else {
     // Our wheel is pure Python with no dependencies: unpacking it into site-packages is all
     // an installer would do, without loading micropip and packaging first.
-    pyodide.unpackArchive(wheelBytes, 'wheel', { extractDir: SITE_PACKAGES });
+    pyodide.unpackArchive(await verified(wheel), 'wheel', { extractDir: SITE_PACKAGES });
   }
   if (sitePyc) pyodide.unpackArchive(await verified(sitePyc), 'zip', { extractDir: SITE_PACKAGES });
   mark('package_install');
@@ -166,6 +191,39 @@ async function findCorruptBootFile(vendorUrl, vendor, stdlibUrl) {
 }
 
 function noop() {}
+
+/**
+ * Parse a site bundle (see build_site_bundle in tools/setup.py): a 4-byte little-endian
+ * index length, the JSON index, then the files' bytes.
+ * @returns {Map<string, Array<[string, Uint8Array]>>} part name -> [path, content] in order
+ */
+function readBundle(raw) {
+  const length = new DataView(raw.buffer, raw.byteOffset, 4).getUint32(0, true);
+  const index = JSON.parse(new TextDecoder().decode(raw.subarray(4, 4 + length)));
+  if (index.format !== 1) throw new Error(`site bundle format ${index.format}, expected 1`);
+  const data = raw.subarray(4 + length);
+  return new Map(index.parts.map(({ name, files }) => [name, files.map(([path, offset, bytes]) => [path, data.subarray(offset, offset + bytes)])]));
+}
+
+/** Write [path, content] pairs under site-packages; the file system keeps the views. */
+function writeFiles(pyodide, files) {
+  const made = new Set();
+  for (const [path, content] of files) {
+    const file = `${SITE_PACKAGES}/${path}`;
+    const dir = file.slice(0, file.lastIndexOf('/'));
+    if (!made.has(dir)) {
+      pyodide.FS.mkdirTree(dir);
+      made.add(dir);
+    }
+    pyodide.FS.writeFile(file, content, { canOwn: true });
+  }
+}
+
+/** Inflate gzip bytes with the browser's own decompressor. */
+async function gunzip(bytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
 
 const SITE_PACKAGES = '/lib/python3.12/site-packages';
 
