@@ -16,7 +16,7 @@ STARTUP_LABELS = {
     "ort_import": "ORT import",
     "model_fetch_done_at": "model fetch done (at)",
     "session_create": "session create",
-    "ort_warmup": "ORT warm-up (2 runs)",
+    "ort_warmup": "ORT first run",
     "warmup": "warm-up",
     "ready": "ready (worker clock)",
 }

@@ -17,7 +17,6 @@ import { ORT_WASM_URL, wasmMemoryBytes, watchWasmMemories } from './runtime/wasm
 import { SessionCache } from './session-cache.js';
 
 const progress = createProgressTracker();
-const ORT_WARMUP_RUNS = 2; // see bootRuntime
 let runtime = null; // Promise<Runtime> once init starts
 let queue = Promise.resolve(); // classification is strictly in arrival order
 let debugEnabled = false;
@@ -194,11 +193,11 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
     const s = await backend.createSession(bytes, model);
     timings.session_create = round(performance.now() - sessionStart);
     markCreated();
-    // ORT's first run is several times slower than later ones, and its second still slower
-    // than steady state: take both while Python boots (this chain has seconds to spare).
+    // ORT's first run is several times slower than later ones; take it while Python boots.
+    // One run only: a second one (tried) overlapped Python's imports on a revisit and slowed
+    // them from 0.4 to 0.8 s, more than it saved on the first classification.
     const warmStart = performance.now();
-    const zeros = new Float32Array(model.input.shape.reduce((a, b) => a * b, 1));
-    for (let run = 0; run < ORT_WARMUP_RUNS; run += 1) await s.run(zeros);
+    await s.run(new Float32Array(model.input.shape.reduce((a, b) => a * b, 1)));
     timings.ort_warmup = round(performance.now() - warmStart);
     progress.done('onnxruntime', 'session');
     return { backend, session: s };
