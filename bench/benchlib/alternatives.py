@@ -18,7 +18,8 @@ from benchlib.stats import summarize
 ALTERNATIVES = {
     "shipped": (
         {},
-        "memory snapshot of the booted heap, precompiled bytecode, numpy and our package "
+        "memory snapshot of the booted heap (first visits only), precompiled bytecode, "
+        "numpy and our package "
         "written from one bundle (extensions load on import), loadPyodide after "
         "onnxruntime-web's session exists",
     ),

@@ -7,6 +7,7 @@ from pathlib import Path
 from benchlib.analysis import STAGES
 
 STARTUP_LABELS = {
+    "snapshot_used": "Pyodide memory snapshot used (1 = yes)",
     "pyodide_wait": "Pyodide: import, wait for the ORT session",
     "pyodide_boot": "Pyodide boot (loadPyodide)",
     "numpy_load": "numpy load",

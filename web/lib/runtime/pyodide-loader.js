@@ -14,9 +14,12 @@ import { fetchBytes, sha256Hex } from './fetch-progress.js';
  *   bundle, `vendor.bytecode.site_bundle` (tools/setup.py's build_site_bundle), written into
  *   site-packages from JS: only the extension modules `import numpy` needs are compiled, when
  *   it imports them (loadPackage compiles all 19 up front), and no Python unzips anything;
- * - `vendor.bytecode.snapshot` is Pyodide's heap right after boot (tools/make_snapshot.mjs):
- *   restoring it skips CPython's initialisation. It is valid only with the bytecode stdlib
- *   zip it was made from, so it is used only with it, and that zip's sha256 is checked.
+ * - on a first visit, `vendor.bytecode.snapshot`, Pyodide's heap right after boot
+ *   (tools/make_snapshot.mjs): restoring it skips CPython's initialisation. It is valid only
+ *   with the bytecode stdlib zip it was made from, so it is used only with it, and that zip's
+ *   sha256 is checked. On a revisit (the snapshot already in the HTTP cache, and V8's code
+ *   cache warm for Pyodide) the snapshot saved no boot time and slowed the imports after it
+ *   (cold interpreter code), so it is skipped: see the README's startup notes.
  *
  * @param {object} opts
  * @param {URL} opts.vendorUrl URL of the vendored runtime folder (holds vendor.json's files)
@@ -25,7 +28,7 @@ import { fetchBytes, sha256Hex } from './fetch-progress.js';
  * @param {Record<string, number>} [opts.timings] filled with per-stage milliseconds
  * @param {Promise<unknown>} [opts.startAfter] loadPyodide waits for it to settle (downloads
  *   start at once): see bootRuntime in worker.js for why
- * @param {{bytecode?: boolean, snapshot?: boolean, numpy?: 'bundle'|'unpack'|'loadPackage',
+ * @param {{bytecode?: boolean, snapshot?: boolean|'first-visit', numpy?: 'bundle'|'unpack'|'loadPackage',
  *   installer?: 'micropip', numpyInLoadPyodide?: boolean}} [opts.experiment] benchmark switches for the
  *   alternatives measured in `npm run bench`; the defaults are what the numbers supported
  * @returns {Promise<{pyodide: object, hostModule: object}>}
@@ -44,7 +47,14 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   const numpyWheel = numpyBy === 'unpack' ? download(vendor.numpy) : null;
   const sitePyc = bytecode && !bundle ? download(bytecode.site_packages) : null;
   const stdLibURL = bytecode ? new URL(bytecode.stdlib.file, vendorUrl).href : undefined;
-  const snapshot = bytecode?.snapshot && experiment.snapshot !== false ? download(bytecode.snapshot) : null;
+  const snapshotWhen = experiment.snapshot ?? 'first-visit';
+  // A cached snapshot means this browser booted here before (and V8 cached Pyodide's code).
+  // The probe asks about the snapshot, not pyodide.asm.wasm: probing the wasm's cache entry
+  // slowed its compilation from the code cache (revisits 0.15-0.2 s later).
+  const snapshotUrl = bytecode?.snapshot ? new URL(bytecode.snapshot.file, vendorUrl).href : null;
+  const wantSnapshot = snapshotUrl && (snapshotWhen === true || (snapshotWhen === 'first-visit' && !(await isCached(snapshotUrl))));
+  const snapshot = wantSnapshot ? download(bytecode.snapshot) : null;
+  timings.snapshot_used = snapshot ? 1 : 0;
 
   onStage('pyodide');
   let loadPyodide;
@@ -55,10 +65,6 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   }
   if (startAfter) await startAfter.then(noop, noop);
   mark('pyodide_wait');
-  // Checked and inflated while Pyodide boots: after startAfter, because this is work on the
-  // same thread as onnxruntime-web's session creation.
-  const bundleFiles = bundle ? verified(bundle).then(gunzip).then(readBundle) : null;
-  bundleFiles?.catch(noop); // observed below
   // Inflated while loadPyodide loads pyodide.asm.js; loadPyodide awaits it. The heap holds
   // zipimport's index of the stdlib zip (file offsets), so the zip Pyodide mounts must be the
   // exact one the snapshot was made with: its sha256 is checked too (a fetch the HTTP cache
@@ -85,7 +91,10 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   mark('pyodide_boot');
 
   onStage('numpy');
-  const parts = bundle ? await bundleFiles : null;
+  // Checked and inflated only now: done during loadPyodide, this work on the same thread
+  // delayed Pyodide's boot by more than it took (revisits: 0.35-0.5 s later, for ~0.3 s of
+  // unpacking saved).
+  const parts = bundle ? readBundle(await gunzip(await verified(bundle))) : null;
   if (parts) {
     writeFiles(pyodide, parts.get('numpy'));
   } else if (numpyWheel) {
@@ -191,6 +200,17 @@ async function findCorruptBootFile(vendorUrl, vendor, stdlibUrl) {
 }
 
 function noop() {}
+
+/** Whether `url` is in the HTTP cache (or a service worker's), without downloading it. */
+async function isCached(url) {
+  try {
+    const response = await fetch(url, { cache: 'only-if-cached', mode: 'same-origin' });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false; // not cached: only-if-cached answers a miss with a network error
+  }
+}
 
 /**
  * Parse a site bundle (see build_site_bundle in tools/setup.py): a 4-byte little-endian
