@@ -23,11 +23,10 @@ pytestmark = pytest.mark.browser
 
 VENDOR = ROOT / "web" / "vendor"
 VENDOR_JSON = json.loads((VENDOR / "vendor.json").read_text())
-# What the worker boots from (pyodide-loader.js): the precompiled stdlib, Pyodide's memory
-# snapshot and the site-packages bundle (numpy, our package, bytecode) when setup made them.
+# What the worker boots from (pyodide-loader.js): the precompiled stdlib and the site-packages
+# bundle (numpy, our package, bytecode) when setup made them. (The Pyodide snapshot is opt-in.)
 BYTECODE = VENDOR_JSON.get("bytecode", {})
 STDLIB = BYTECODE.get("stdlib", {}).get("file", "pyodide/python_stdlib.zip")
-SNAPSHOT = BYTECODE.get("snapshot", {}).get("file")
 SITE = BYTECODE.get("site_bundle", {}).get("file")
 PACKAGES = [SITE] if SITE else [VENDOR_JSON["numpy"]["file"], VENDOR_JSON["edge_infer"]["file"]]
 MISSING = [
@@ -37,13 +36,12 @@ MISSING = [
     "ort/ort-wasm-simd-threaded.wasm",
 ]
 # Served with HTTP 200 but wrong. WASM and the stdlib zip are cut in half, as an interrupted
-# copy leaves them (neither compiles nor unzips, and the snapshot would boot on a cut zip
-# without its sha256 check); the bundle, the snapshot and the wheels keep their size with a
-# run of bytes flipped, which only their sha256 can tell.
+# copy leaves them (neither compiles nor unzips); the bundle and the wheels keep their size
+# with a run of bytes flipped, which only their sha256 can tell.
 CORRUPT = [
     ("pyodide/pyodide.asm.wasm", "truncated"),
     (STDLIB, "truncated"),
-    *((path, "altered") for path in [*PACKAGES, SNAPSHOT] if path),
+    *((path, "altered") for path in PACKAGES),
     ("ort/ort-wasm-simd-threaded.wasm", "truncated"),
 ]
 FAULTS = [(path, "missing") for path in MISSING] + CORRUPT

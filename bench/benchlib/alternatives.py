@@ -18,12 +18,15 @@ from benchlib.stats import summarize
 ALTERNATIVES = {
     "shipped": (
         {},
-        "memory snapshot of the booted heap (first visits only), precompiled bytecode, "
-        "numpy and our package "
+        "precompiled bytecode, numpy and our package "
         "written from one bundle (extensions load on import), loadPyodide after "
         "onnxruntime-web's session exists",
     ),
-    "no snapshot": ({"snapshot": False}, "CPython initialises at every boot"),
+    "snapshot": (
+        {"snapshot": True},
+        "shipped, plus Pyodide's booted heap restored from a memory snapshot "
+        "(tools/make_snapshot.mjs), so CPython does not initialise",
+    ),
     "wheels unpacked": (
         {"numpy": "unpack"},
         "numpy's wheel, ours and the bytecode zip unpacked by Pyodide (Python's zipfile)",

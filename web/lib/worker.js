@@ -429,14 +429,20 @@ async function fetchVendor(vendorUrl) {
 
 /**
  * Bytes of the vendored files a default boot fetches: not ES modules (imported, not
- * fetched), not the installers' wheels, and not the plain stdlib zip when the precompiled
- * one replaces it.
+ * fetched), not the installers' wheels, not the plain stdlib zip when the precompiled one
+ * replaces it, not the wheels and the bytecode zip the site bundle replaces, and not the
+ * opt-in Pyodide snapshot.
  */
 function vendorBytes(vendor) {
   const unused = /\.m?js$|\/(micropip|packaging)-[^/]*\.whl$/;
-  const plainStdlib = vendor.bytecode ? `${vendor.pyodide.index}python_stdlib.zip` : null;
+  const bytecode = vendor.bytecode;
+  const replaced = new Set([
+    ...(bytecode ? [`${vendor.pyodide.index}python_stdlib.zip`] : []),
+    ...(bytecode?.site_bundle ? [vendor.numpy.file, vendor.edge_infer.file, bytecode.site_packages.file] : []),
+    ...(bytecode?.snapshot ? [bytecode.snapshot.file] : []),
+  ]);
   return Object.entries(vendor.files ?? {})
-    .filter(([path]) => !unused.test(path) && path !== plainStdlib)
+    .filter(([path]) => !unused.test(path) && !replaced.has(path))
     .reduce((sum, [, f]) => sum + (f.bytes ?? 0), 0);
 }
 

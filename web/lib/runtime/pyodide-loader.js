@@ -14,12 +14,13 @@ import { fetchBytes, sha256Hex } from './fetch-progress.js';
  *   bundle, `vendor.bytecode.site_bundle` (tools/setup.py's build_site_bundle), written into
  *   site-packages from JS: only the extension modules `import numpy` needs are compiled, when
  *   it imports them (loadPackage compiles all 19 up front), and no Python unzips anything;
- * - on a first visit, `vendor.bytecode.snapshot`, Pyodide's heap right after boot
- *   (tools/make_snapshot.mjs): restoring it skips CPython's initialisation. It is valid only
- *   with the bytecode stdlib zip it was made from, so it is used only with it, and that zip's
- *   sha256 is checked. On a revisit (the snapshot already in the HTTP cache, and V8's code
- *   cache warm for Pyodide) the snapshot saved no boot time and slowed the imports after it
- *   (cold interpreter code), so it is skipped: see the README's startup notes.
+ * - opt-in (`experiment.snapshot`), `vendor.bytecode.snapshot`: Pyodide's heap right after
+ *   boot (tools/make_snapshot.mjs), whose restore skips CPython's initialisation. It is valid
+ *   only with the bytecode stdlib zip it was made from, so it is used only with it, and that
+ *   zip's sha256 is checked. Off by default: it made a first visit 0-0.4 s faster, but
+ *   imports after a restored heap were slower, and since a first visit that skipped CPython's
+ *   initialisation leaves V8's code cache without that code, the next visits booted
+ *   0.2-0.3 s slower (interleaved pairs; see the README's startup notes).
  *
  * @param {object} opts
  * @param {URL} opts.vendorUrl URL of the vendored runtime folder (holds vendor.json's files)
@@ -28,7 +29,7 @@ import { fetchBytes, sha256Hex } from './fetch-progress.js';
  * @param {Record<string, number>} [opts.timings] filled with per-stage milliseconds
  * @param {Promise<unknown>} [opts.startAfter] loadPyodide waits for it to settle (downloads
  *   start at once): see bootRuntime in worker.js for why
- * @param {{bytecode?: boolean, snapshot?: boolean|'first-visit', numpy?: 'bundle'|'unpack'|'loadPackage',
+ * @param {{bytecode?: boolean, snapshot?: boolean, numpy?: 'bundle'|'unpack'|'loadPackage',
  *   installer?: 'micropip', numpyInLoadPyodide?: boolean}} [opts.experiment] benchmark switches for the
  *   alternatives measured in `npm run bench`; the defaults are what the numbers supported
  * @returns {Promise<{pyodide: object, hostModule: object}>}
@@ -47,13 +48,7 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   const numpyWheel = numpyBy === 'unpack' ? download(vendor.numpy) : null;
   const sitePyc = bytecode && !bundle ? download(bytecode.site_packages) : null;
   const stdLibURL = bytecode ? new URL(bytecode.stdlib.file, vendorUrl).href : undefined;
-  const snapshotWhen = experiment.snapshot ?? 'first-visit';
-  // A cached snapshot means this browser booted here before (and V8 cached Pyodide's code).
-  // The probe asks about the snapshot, not pyodide.asm.wasm: probing the wasm's cache entry
-  // slowed its compilation from the code cache (revisits 0.15-0.2 s later).
-  const snapshotUrl = bytecode?.snapshot ? new URL(bytecode.snapshot.file, vendorUrl).href : null;
-  const wantSnapshot = snapshotUrl && (snapshotWhen === true || (snapshotWhen === 'first-visit' && !(await isCached(snapshotUrl))));
-  const snapshot = wantSnapshot ? download(bytecode.snapshot) : null;
+  const snapshot = bytecode?.snapshot && experiment.snapshot === true ? download(bytecode.snapshot) : null;
   timings.snapshot_used = snapshot ? 1 : 0;
 
   onStage('pyodide');
@@ -201,16 +196,6 @@ async function findCorruptBootFile(vendorUrl, vendor, stdlibUrl) {
 
 function noop() {}
 
-/** Whether `url` is in the HTTP cache (or a service worker's), without downloading it. */
-async function isCached(url) {
-  try {
-    const response = await fetch(url, { cache: 'only-if-cached', mode: 'same-origin' });
-    await response.body?.cancel();
-    return response.ok;
-  } catch {
-    return false; // not cached: only-if-cached answers a miss with a network error
-  }
-}
 
 /**
  * Parse a site bundle (see build_site_bundle in tools/setup.py): a 4-byte little-endian
