@@ -116,7 +116,10 @@ def test_precache_lists_shell_runtime_and_default_model(site, setup_tool):
     data = json.loads((web / "vendor" / "precache.json").read_text())
     urls = {f["url"]: f for f in data["files"]}
     vendor = json.loads((web / "vendor" / "vendor.json").read_text())
-    assert {f"vendor/{rel}" for rel in vendor["files"]} <= set(urls)
+    unused = setup_tool.unused_by_default_boot(vendor)
+    assert unused and unused < set(vendor["files"])
+    assert {f"vendor/{rel}" for rel in vendor["files"] if rel not in unused} <= set(urls)
+    assert not {f"vendor/{rel}" for rel in unused} & set(urls)  # the boot never fetches them
     shell = {"index.html", "app.js", "lib/worker.js", "lib/offline.js", "vendor/vendor.json"}
     assert shell <= set(urls)
     assert "models/mobilenet_v2-fp32.onnx" in urls and "models/manifest.json" in urls

@@ -688,7 +688,8 @@ def build_precache(web: Path, models: Path) -> dict:
     """List what the service worker precaches: URLs relative to the site root, with sha256.
 
     The app shell is every file under ``web`` except ``vendor/``, ``examples/``, ``sw.js``
-    and dotfiles; the runtime is ``vendor.json`` plus every file it lists; the model part is
+    and dotfiles; the runtime is ``vendor.json`` plus every file it lists that a default boot
+    fetches (see :func:`unused_by_default_boot`); the model part is
     ``models/manifest.json`` plus the default model (served at ``/models/``). Vendored and
     model hashes come from vendor.json and the manifest (already verified), sizes are checked.
     """
@@ -703,7 +704,11 @@ def build_precache(web: Path, models: Path) -> dict:
     if not vendor_json.is_file():
         raise SetupError(f"{vendor_json} is missing: vendor the runtime first")
     files["vendor/vendor.json"] = (sha256_file(vendor_json), vendor_json.stat().st_size)
-    for rel, rec in json.loads(vendor_json.read_text())["files"].items():
+    vendor = json.loads(vendor_json.read_text())
+    unused = unused_by_default_boot(vendor)
+    for rel, rec in vendor["files"].items():
+        if rel in unused:
+            continue
         _expect_size(web / "vendor" / rel, rec["bytes"])
         files[f"vendor/{rel}"] = (rec["sha256"], rec["bytes"])
     manifest_path = models / "manifest.json"
@@ -721,6 +726,30 @@ def build_precache(web: Path, models: Path) -> dict:
             {"url": url, "sha256": sha, "bytes": size} for url, (sha, size) in sorted(files.items())
         ],
     }
+
+
+def unused_by_default_boot(vendor: dict) -> set[str]:
+    """Vendored files (paths relative to ``web/vendor``) that a default boot never fetches.
+
+    The installers' wheels, the plain stdlib zip the bytecode one replaces, the wheels and
+    bytecode zip the site bundle replaces, and the opt-in Pyodide snapshot: they stay in
+    ``web/vendor`` for the bench's startup alternatives, but the service worker does not
+    download them (10.8 MB). Mirrors ``vendorBytes`` in ``web/lib/worker.js``.
+    """
+    unused = {
+        rel
+        for rel in vendor["files"]
+        if rel.rsplit("/", 1)[-1].startswith(("micropip-", "packaging-")) and rel.endswith(".whl")
+    }
+    bytecode = vendor.get("bytecode") or {}
+    if bytecode:
+        unused.add(f"{vendor['pyodide']['index']}python_stdlib.zip")
+    if "site_bundle" in bytecode:
+        unused |= {vendor["numpy"]["file"], vendor["edge_infer"]["file"]}
+        unused.add(bytecode["site_packages"]["file"])
+    if "snapshot" in bytecode:
+        unused.add(bytecode["snapshot"]["file"])
+    return unused
 
 
 def _expect_size(path: Path, size: int) -> None:
