@@ -24,8 +24,7 @@ const WASM_FAULTS = globalThis.WebAssembly
 /**
  * Wrap the worker's `fetch` and `WebAssembly.instantiateStreaming` so that a watched runtime
  * file rejects `failure` with E_RUNTIME_LOAD and `details.file` set to its URL when:
- * - its fetch answers with an HTTP error or fails on the network (a fetch with
- *   `cache: 'only-if-cached'` is a probe, not a load, and is not watched);
+ * - its fetch answers with an HTTP error or fails on the network;
  * - it is streamed into WebAssembly and does not compile or link (CompileError, LinkError:
  *   the bytes are wrong, and a runtime's ArrayBuffer fallback would fail on the same bytes);
  * - its streaming instantiation fails any other way (a wrong MIME type, a body cut off) and
@@ -49,8 +48,6 @@ export function watchFetchFailures(shouldWatch, { final = () => false } = {}) {
     if (active && shouldWatch(url)) fail(new EdgeInferError(ErrorCode.RUNTIME_LOAD, `failed to load ${url}: ${why}`, { file: url }));
   };
   globalThis.fetch = async function watchedFetch(input, init) {
-    // A cache probe (is this file cached?) is not a load: its miss is an answer, not a fault.
-    if (init?.cache === 'only-if-cached') return original.call(globalThis, input, init);
     const url = new URL(input?.url ?? input, globalThis.location?.href).href;
     let response;
     try {

@@ -196,7 +196,6 @@ async function findCorruptBootFile(vendorUrl, vendor, stdlibUrl) {
 
 function noop() {}
 
-
 /**
  * Parse a site bundle (see build_site_bundle in tools/setup.py): a 4-byte little-endian
  * index length, the JSON index, then the files' bytes.
