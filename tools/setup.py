@@ -666,6 +666,8 @@ def vendor_all(stamps: FileStamps) -> bool:
         for rel, rec in sorted(stamps.new.items())
         if (ROOT / rel).is_relative_to(VENDOR)
     }
+    # One list for the service worker's precache and the worker's progress total.
+    manifest["not_fetched_by_default"] = sorted(unused_by_default_boot(manifest))
     data = (json.dumps(manifest, indent=2) + "\n").encode()
     vj = VENDOR / "vendor.json"
     if not vj.is_file() or vj.read_bytes() != data:
@@ -734,7 +736,8 @@ def unused_by_default_boot(vendor: dict) -> set[str]:
     The installers' wheels, the plain stdlib zip the bytecode one replaces, the wheels and
     bytecode zip the site bundle replaces, and the opt-in Pyodide snapshot: they stay in
     ``web/vendor`` for the bench's startup alternatives, but the service worker does not
-    download them (10.8 MB). Mirrors ``vendorBytes`` in ``web/lib/worker.js``.
+    download them (10.8 MB). vendor.json carries the list as ``not_fetched_by_default``,
+    which the worker's progress total uses.
     """
     unused = {
         rel

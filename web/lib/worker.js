@@ -429,20 +429,14 @@ async function fetchVendor(vendorUrl) {
 
 /**
  * Bytes of the vendored files a default boot fetches: not ES modules (imported, not
- * fetched), not the installers' wheels, not the plain stdlib zip when the precompiled one
- * replaces it, not the wheels and the bytecode zip the site bundle replaces, and not the
- * opt-in Pyodide snapshot.
+ * fetched), and not what vendor.json lists as `not_fetched_by_default` (setup's
+ * unused_by_default_boot: the installers' wheels, files the bytecode and the site bundle
+ * replace, the opt-in Pyodide snapshot).
  */
 function vendorBytes(vendor) {
-  const unused = /\.m?js$|\/(micropip|packaging)-[^/]*\.whl$/;
-  const bytecode = vendor.bytecode;
-  const replaced = new Set([
-    ...(bytecode ? [`${vendor.pyodide.index}python_stdlib.zip`] : []),
-    ...(bytecode?.site_bundle ? [vendor.numpy.file, vendor.edge_infer.file, bytecode.site_packages.file] : []),
-    ...(bytecode?.snapshot ? [bytecode.snapshot.file] : []),
-  ]);
+  const notFetched = new Set(vendor.not_fetched_by_default ?? []);
   return Object.entries(vendor.files ?? {})
-    .filter(([path]) => !unused.test(path) && !replaced.has(path))
+    .filter(([path]) => !/\.m?js$/.test(path) && !notFetched.has(path))
     .reduce((sum, [, f]) => sum + (f.bytes ?? 0), 0);
 }
 
