@@ -18,11 +18,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { readBundle, writeFiles } from '../web/lib/runtime/pyodide-loader.js';
 
 const runs = Number(process.argv[2] ?? 300);
 const ROOT = new URL('../', import.meta.url).pathname;
 const VENDOR = `${ROOT}web/vendor/`;
-const SITE = '/lib/python3.12/site-packages';
 const vendor = JSON.parse(readFileSync(`${VENDOR}vendor.json`, 'utf8'));
 const read = (entry) => new Uint8Array(readFileSync(VENDOR + entry.file));
 
@@ -33,17 +33,8 @@ const pyodide = await loadPyodide({
   _loadSnapshot: gunzipSync(read(vendor.bytecode.snapshot)),
   stdout: () => {},
 });
-const raw = gunzipSync(read(vendor.bytecode.site_bundle));
-const length = raw.readUInt32LE(0);
-const { parts } = JSON.parse(raw.subarray(4, 4 + length).toString('utf8'));
-const data = raw.subarray(4 + length);
-for (const { files } of parts) {
-  for (const [path, offset, bytes] of files) {
-    const file = `${SITE}/${path}`;
-    pyodide.FS.mkdirTree(file.slice(0, file.lastIndexOf('/')));
-    pyodide.FS.writeFile(file, data.subarray(offset, offset + bytes));
-  }
-}
+const parts = readBundle(gunzipSync(read(vendor.bytecode.site_bundle)));
+for (const files of parts.values()) writeFiles(pyodide, files);
 
 const manifestText = readFileSync(`${ROOT}models/manifest.json`, 'utf8');
 const modelId = JSON.parse(manifestText).default_model;

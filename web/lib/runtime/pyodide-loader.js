@@ -201,7 +201,7 @@ function noop() {}
  * index length, the JSON index, then the files' bytes.
  * @returns {Map<string, Array<[string, Uint8Array]>>} part name -> [path, content] in order
  */
-function readBundle(raw) {
+export function readBundle(raw) {
   const length = new DataView(raw.buffer, raw.byteOffset, 4).getUint32(0, true);
   const index = JSON.parse(new TextDecoder().decode(raw.subarray(4, 4 + length)));
   if (index.format !== 1) throw new Error(`site bundle format ${index.format}, expected 1`);
@@ -210,7 +210,7 @@ function readBundle(raw) {
 }
 
 /** Write [path, content] pairs under site-packages; the file system keeps the views. */
-function writeFiles(pyodide, files) {
+export function writeFiles(pyodide, files) {
   const made = new Set();
   for (const [path, content] of files) {
     const file = `${SITE_PACKAGES}/${path}`;
