@@ -8,6 +8,7 @@
  */
 import { EdgeInferError, ErrorCode } from './errors.js';
 import { WorkerChannel } from './protocol.js';
+import { spawnModuleWorker } from './spawn-worker.js';
 
 const DEFAULT_BASE_URL = new URL('../', import.meta.url).href;
 const BITMAP_OPTIONS = { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' };
@@ -154,10 +155,12 @@ export class Classifier {
   /**
    * Test hook (only with `debug: true`): make the shared worker die as a crash would. Pending
    * calls reject with E_WORKER_CRASHED; the next call starts a fresh runtime.
+   * @param {'inference'|'onnxruntime'} [worker] which worker crashes: the inference worker,
+   *   or onnxruntime-web's own worker (the inference worker then stops too)
    */
-  _simulateCrash() {
+  _simulateCrash(worker = 'inference') {
     if (!this.#options.debug) throw new EdgeInferError(ErrorCode.INPUT, '_simulateCrash needs debug: true');
-    this.#lease.runtime.channel.worker.postMessage({ type: 'crash' });
+    this.#lease.runtime.channel.worker.postMessage({ type: 'crash', payload: { worker } });
   }
 
   /**
@@ -191,25 +194,6 @@ export class Classifier {
   }
 }
 
-/**
- * Start the module worker at `url`. `new Worker()` only accepts same-origin URLs, so a page on
- * another origin starts a same-origin `blob:` stub that imports the real worker (module
- * imports may cross origins; the server answers them with CORS and CORP headers). The worker's
- * own relative imports and fetches still resolve against its real URL.
- * @param {URL} url
- * @returns {Worker}
- */
-function spawnWorker(url) {
-  const options = { type: 'module', name: 'edge-infer' };
-  if (url.origin === location.origin) return new Worker(url, options);
-  const stub = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`], { type: 'text/javascript' }));
-  const worker = new Worker(stub, options);
-  const revoke = () => URL.revokeObjectURL(stub); // after the worker has loaded (or failed)
-  worker.addEventListener('message', revoke, { once: true });
-  worker.addEventListener('error', revoke, { once: true });
-  return worker;
-}
-
 /** One worker shared by every classifier with the same base URL. */
 class SharedRuntime {
   constructor(baseUrl) {
@@ -219,7 +203,7 @@ class SharedRuntime {
     this.down = false;
     this.initPromise = null;
     this.progressListeners = new Set();
-    this.channel = new WorkerChannel(spawnWorker(new URL('lib/worker.js', baseUrl)), (err) => this.#retire(err));
+    this.channel = new WorkerChannel(spawnModuleWorker(new URL('lib/worker.js', baseUrl), 'edge-infer'), (err) => this.#retire(err));
     this.queue = new FairQueue(this.channel, MAX_IN_FLIGHT);
   }
 
