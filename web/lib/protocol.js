@@ -95,10 +95,11 @@ function abortError(signal) {
 /**
  * Worker end: dispatch requests to handlers and always answer.
  *
- * Each handler gets `(payload, ctx)` where `ctx.progress(p)` reports progress and
- * `ctx.signal` aborts when the client cancels. Handlers run concurrently; a handler that
+ * Each handler gets `(payload, ctx)` where `ctx.progress(p)` reports progress,
+ * `ctx.signal` aborts when the client cancels, and buffers pushed onto `ctx.transfer` are
+ * transferred with the result instead of copied. Handlers run concurrently; a handler that
  * needs ordering awaits its own queue.
- * @param {Record<string, (payload: any, ctx: {id: number, progress: Function, signal: AbortSignal}) => any>} handlers
+ * @param {Record<string, (payload: any, ctx: {id: number, progress: Function, signal: AbortSignal, transfer: Transferable[]}) => any>} handlers
  * @param {DedicatedWorkerGlobalScope} [scope]
  */
 export function serveProtocol(handlers, scope = self) {
@@ -115,12 +116,13 @@ export function serveProtocol(handlers, scope = self) {
       id,
       signal: controller.signal,
       progress: (progress) => scope.postMessage({ id, type: 'progress', progress }),
+      transfer: [],
     };
     try {
       const handler = handlers[type];
       if (!handler) throw new EdgeInferError(ErrorCode.INTERNAL, `unknown request type ${type}`);
       const value = await handler(payload, ctx);
-      if (!controller.signal.aborted) scope.postMessage({ id, type: 'result', value });
+      if (!controller.signal.aborted) scope.postMessage({ id, type: 'result', value }, ctx.transfer);
     } catch (err) {
       if (!controller.signal.aborted) scope.postMessage({ id, type: 'error', error: errorToWire(err) });
     } finally {
