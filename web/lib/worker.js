@@ -11,16 +11,17 @@ import { serveProtocol } from './protocol.js';
 import { countFetchedBytes } from './runtime/fetch-progress.js';
 import { watchFetchFailures } from './runtime/fetch-watch.js';
 import { loadOrt } from './runtime/ort-backend.js';
+import { startOrtWorker } from './runtime/ort-client.js';
 import { bootPyodide } from './runtime/pyodide-loader.js';
 import { PyArrayView } from './runtime/py-array-view.js';
-import { ORT_WASM_URL, wasmMemoryBytes, watchWasmMemories } from './runtime/wasm-memory.js';
+import { watchWasmMemories } from './runtime/wasm-memory.js';
 import { SessionCache } from './session-cache.js';
 
 const progress = createProgressTracker();
 let runtime = null; // Promise<Runtime> once init starts
 let queue = Promise.resolve(); // classification is strictly in arrival order
 let debugEnabled = false;
-const memory = { pyodide: null, tracing: false }; // for `stats`, set at boot
+const memory = { pyodide: null, ort: null, tracing: false }; // for `stats`, set at boot
 
 // A CSP refusal in this worker fires here, never in the page: say it where tests and people look.
 self.addEventListener('securitypolicyviolation', (e) => console.error(`edge-infer worker: CSP blocked ${e.blockedURI || 'inline code'} (${e.effectiveDirective})`));
@@ -48,7 +49,7 @@ serveProtocol({
     const mod = memory.pyodide._module;
     return {
       wasm_heap_bytes: mod.HEAP8.length,
-      ort_wasm_heap_bytes: wasmMemoryBytes(ORT_WASM_URL),
+      ort_wasm_heap_bytes: await memory.ort.heapBytes(),
       pyproxies: memory.tracing ? mod.pyproxy_alloc_map.size : null,
       js_heap_bytes: performance.memory?.usedJSHeapSize ?? null,
     };
@@ -56,10 +57,16 @@ serveProtocol({
 
   /**
    * Test hook for crash recovery: die the way a crashing worker does (an uncaught error).
-   * Only honoured when the runtime booted with `debug: true`.
+   * `worker: 'onnxruntime'` crashes onnxruntime-web's worker instead, which takes this one
+   * down with it. Only honoured when the runtime booted with `debug: true`.
    */
-  crash() {
+  crash({ worker = 'inference' } = {}) {
     if (!debugEnabled) throw new EdgeInferError(ErrorCode.INPUT, 'crash needs a runtime booted with debug: true');
+    if (worker === 'onnxruntime') {
+      if (!memory.ort?.simulateCrash) throw new EdgeInferError(ErrorCode.INPUT, "onnxruntime-web has no worker of its own in this runtime");
+      memory.ort.simulateCrash();
+      return;
+    }
     setTimeout(() => {
       throw new Error('edge-infer test hook: simulated worker crash');
     });
@@ -144,12 +151,12 @@ function startRuntime(options) {
 }
 
 /**
- * Everything starts at once: Pyodide + numpy + our wheel, onnxruntime-web, and the model
- * download. The slowest chain (usually Pyodide) sets the time to ready.
+ * Everything starts at once: Pyodide + numpy + our wheel in this worker, onnxruntime-web in
+ * its own worker, and the model download. The slowest chain (Pyodide) sets the time to ready.
  */
 async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm', cache, debug = false, _experiment: experiment = {} }) {
   debugEnabled = debug;
-  if (debug) watchWasmMemories(); // before ORT instantiates: stats() can then see its heap
+  if (debug) watchWasmMemories(); // before ORT instantiates here (ortWorker: false): stats() sees its heap
   const t0 = performance.now();
   const base = new URL(baseUrl);
   const vendorUrl = new URL('vendor/', base);
@@ -176,10 +183,21 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   const created = new Promise((resolve) => {
     markCreated = resolve;
   });
+  // onnxruntime-web gets a thread of its own. In this worker its session creation is a chain
+  // of small async steps (fetches, its thread pool's handshake) that loadPyodide's long
+  // synchronous phases starve, so the two took turns: `_experiment.ortWorker: false` keeps
+  // ORT here (the bench's "ORT in this worker" alternatives), where loadPyodide then waits for
+  // the session unless `_experiment.parallelBoot`.
+  const ortHere = experiment.ortWorker === false;
+  let backendRef = null; // to stop ORT's worker if the boot fails
+  let bootFailed = false;
   const session = (async () => {
     progress.start('onnxruntime');
     const ortStart = performance.now();
-    const backendP = loadOrt({ ortUrl: new URL(vendor.onnxruntime_web.dir, vendorUrl), threads, provider }).then((b) => {
+    const ortOpts = { ortUrl: new URL(vendor.onnxruntime_web.dir, vendorUrl), threads, provider };
+    const backendP = (ortHere ? loadOrt(ortOpts) : startOrtWorker({ ...ortOpts, debug, onCrash: dieWith })).then((b) => {
+      backendRef = b;
+      if (bootFailed) b.close?.();
       timings.ort_import = round(performance.now() - ortStart);
       return b;
     });
@@ -190,7 +208,7 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
     const backend = await backendP;
     progress.start('session');
     const sessionStart = performance.now();
-    const s = await backend.createSession(bytes, model);
+    const s = await backend.createSession(bytes, model, (n) => progress.bytes(n));
     timings.session_create = round(performance.now() - sessionStart);
     markCreated();
     // ORT's first run is several times slower than later ones; take it while Python boots.
@@ -203,13 +221,8 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
     return { backend, session: s };
   })();
   session.catch(markCreated); // a failed session fails the boot; never leave Python waiting
-  // onnxruntime-web's session creation is a chain of small async steps (fetches, its thread
-  // pool's handshake) that loadPyodide's long synchronous phases would starve in this same
-  // worker: alone it took 0.3-0.4 s on a revisit, beside Pyodide 2.1-2.4 s. So Pyodide's
-  // files download at once, but loadPyodide starts once the session exists (or failed), and
-  // ORT's first run overlaps it. `_experiment.parallelBoot` starts both at once (the bench
-  // compares them).
-  const python = bootPyodide({ vendorUrl, vendor, timings, experiment, startAfter: experiment.parallelBoot ? null : created, onStage: (stage) => progress.start(stage) }).then(async (out) => {
+  const startAfter = ortHere && !experiment.parallelBoot ? created : null;
+  const python = bootPyodide({ vendorUrl, vendor, timings, experiment, startAfter, onStage: (stage) => progress.start(stage) }).then(async (out) => {
     progress.done('pyodide', 'numpy', 'package');
     // Warm Python's side too; onnxruntime-web warmed its own first run.
     progress.start('warmup');
@@ -223,8 +236,15 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   const [{ pyodide, hostModule }, { backend, session: firstSession }] = await Promise.race([
     Promise.all([python, session]),
     missing.failure,
-  ]).finally(missing.stop);
+  ])
+    .catch((err) => {
+      bootFailed = true;
+      backendRef?.close?.();
+      throw err;
+    })
+    .finally(missing.stop);
   memory.pyodide = pyodide;
+  memory.ort = backend;
   if (debug) {
     pyodide._module.enable_pyproxy_allocation_tracing(); // from here on every PyProxy is counted
     memory.tracing = true;
@@ -329,8 +349,8 @@ class Runtime {
     try {
       this.#call(() => this.pyBegin(model.id, pixels.rgba, pixels.width, pixels.height, topK, decodeMs));
       const inferStart = performance.now();
-      const logits = await session.run(arrays.input.data);
-      ortMs = performance.now() - inferStart;
+      const { logits, runMs } = await session.run(arrays.input.data);
+      ortMs = runMs;
       arrays.logits.data.set(logits);
       inferenceMs = performance.now() - inferStart;
     } catch (err) {
@@ -404,6 +424,16 @@ async function warmUpJpeg() {
 /** Views of the two arrays Python reuses for `modelId`: its input tensor and its logits. */
 function modelArrays(host, modelId) {
   return { input: new PyArrayView(host.input_tensor(modelId)), logits: new PyArrayView(host.logits_buffer(modelId)) };
+}
+
+/**
+ * onnxruntime-web's worker died: die too (an uncaught error, as a crash), so the client starts
+ * a fresh runtime instead of leaving this one without its engine.
+ */
+function dieWith(err) {
+  setTimeout(() => {
+    throw err;
+  });
 }
 
 /** Python exceptions arrive as PythonError; keep coded errors, label the rest. */

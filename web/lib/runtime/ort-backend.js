@@ -1,10 +1,11 @@
 /**
  * onnxruntime-web, WASM SIMD backend. The only module that talks to onnxruntime-web.
  *
- * Runs in the same worker as Pyodide, without ORT's proxy worker: the proxy transfers input
- * buffers, which breaks zero-copy views on Pyodide's memory.
+ * Runs in ORT's own worker (ort-worker.js; ORT's built-in proxy worker only works from a
+ * page), or, as a benchmark alternative, in the inference worker beside Pyodide.
  */
 import { EdgeInferError, ErrorCode } from '../errors.js';
+import { ORT_WASM_URL, wasmMemoryBytes } from './wasm-memory.js';
 
 /** Execution providers this build ships. Others are detected and reported, then skipped. */
 const SHIPPED_PROVIDERS = ['wasm'];
@@ -69,6 +70,11 @@ export class OrtBackend {
     return this.ort.env.wasm.numThreads;
   }
 
+  /** onnxruntime-web's WASM heap in bytes, or null unless watchWasmMemories() ran first. */
+  async heapBytes() {
+    return wasmMemoryBytes(ORT_WASM_URL);
+  }
+
   /**
    * Create a session from verified model bytes.
    * @param {Uint8Array} bytes the .onnx file
@@ -108,16 +114,18 @@ export class OrtModelSession {
    * Run on a float32 view. ORT copies the view into its own heap during the call, so the
    * caller may release the view once the promise settles.
    * @param {Float32Array} view
-   * @returns {Promise<Float32Array>} the logits
+   * @returns {Promise<{logits: Float32Array, runMs: number}>} runMs: ORT's `run` alone
    */
   async run(view) {
     try {
+      const t0 = performance.now();
       const input = new this.ort.Tensor('float32', view, this.dims);
       const outputs = await this.session.run({ [this.inputName]: input });
+      const runMs = performance.now() - t0;
       const out = outputs[this.outputName];
-      const data = out.data;
+      const logits = out.data;
       out.dispose?.();
-      return data;
+      return { logits, runMs };
     } catch (err) {
       throw new EdgeInferError(ErrorCode.INFERENCE, `onnxruntime-web failed: ${err.message}`);
     }
