@@ -105,7 +105,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--model-runs", type=int, help="steady runs per model and thread count (30)")
     ap.add_argument("--memory-runs", type=int, help="classifications in the memory page (500)")
     ap.add_argument(
-        "--alt-loads", type=int, help="first visits per startup alternative (5; quick: 1)"
+        "--alt-loads",
+        type=int,
+        help="first visits (each with a revisit) per startup alternative (5; quick: 1)",
     )
     args = ap.parse_args(argv)
     if args.only and not getattr(args, args.only):
@@ -161,7 +163,7 @@ def run_browser(
                 out["models_s"] = round(time.monotonic() - started, 1)
             if wants(args, "alternatives"):
                 loads = args.alt_loads or (1 if args.quick else 5)
-                log(f"startup alternatives: {loads} first visits each")
+                log(f"startup alternatives: {loads} first visits and revisits each")
                 out["alternatives"] = measure_alternatives(browser, base_url, loads, log)
             if memplan:
                 out["memory"] = memory_section(playwright, base_url, memplan, log)

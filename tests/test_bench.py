@@ -251,12 +251,16 @@ def test_startup_alternatives_each_booted_and_are_reported(bench):
     section = bench["report"]["alternatives"]
     assert section["loads"] == 1  # the quick preset
     alternatives = section["alternatives"]
-    assert {"shipped", "no bytecode", "numpy via loadPackage", "previous boot"} <= set(alternatives)
+    expected = {"shipped", "ORT in this worker", "no bytecode", "numpy via loadPackage"}
+    assert expected | {"previous boot"} <= set(alternatives)
     assert alternatives["shipped"]["experiment"] == {}
+    assert alternatives["ORT in this worker"]["experiment"] == {"ortWorker": False}
     for name, alt in alternatives.items():
-        assert alt["page_ready_ms"]["n"] == 1, name
-        assert is_number(alt["page_ready_ms"]["median"]), name
-        for stage in ("pyodide_boot", "numpy_load", "python_import", "python_done_at"):
-            assert is_number(alt["startup_ms"][stage]["median"]), (name, stage)
+        for visit in ("first_visit", "revisit"):
+            assert alt[visit]["page_ready_ms"]["n"] == 1, (name, visit)
+            assert is_number(alt[visit]["page_ready_ms"]["median"]), (name, visit)
+            for stage in ("pyodide_boot", "numpy_load", "python_import", "python_done_at"):
+                assert is_number(alt[visit]["startup_ms"][stage]["median"]), (name, visit, stage)
     text = (bench["out"] / "latest.md").read_text()
-    assert "## Startup alternatives" in text and "| previous boot |" in text
+    assert "## Startup alternatives: first visits" in text and "| previous boot |" in text
+    assert "## Startup alternatives: revisits" in text

@@ -8,6 +8,7 @@ in-memory (incognito) context keeps no cache entry as large as Pyodide's or onnx
 from __future__ import annotations
 
 import tempfile
+from contextlib import contextmanager
 
 from benchlib.browser import (
     CHROMIUM,
@@ -36,8 +37,9 @@ def measure_load(harness: Harness) -> dict:
     }
 
 
-def visit_pair(browser, base_url: str) -> tuple[dict, dict]:
-    """One first visit in a new on-disk profile (empty caches), then one reload (revisit)."""
+@contextmanager
+def persistent_profile(browser):
+    """A browser context in a new on-disk profile (empty caches), removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="edge-infer-bench-profile-") as profile:
         context = browser.browser_type.launch_persistent_context(
             profile, executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
@@ -45,12 +47,18 @@ def visit_pair(browser, base_url: str) -> tuple[dict, dict]:
         try:
             context.set_default_timeout(READY_TIMEOUT_MS)
             context.add_init_script(path=str(LONG_TASKS_SCRIPT))
-            harness = Harness.open(context, base_url, "product")
-            first = measure_load(harness)
-            harness.reload()
-            return first, measure_load(harness)
+            yield context
         finally:
             context.close()
+
+
+def visit_pair(browser, base_url: str) -> tuple[dict, dict]:
+    """One first visit in a new on-disk profile (empty caches), then one reload (revisit)."""
+    with persistent_profile(browser) as context:
+        harness = Harness.open(context, base_url, "product")
+        first = measure_load(harness)
+        harness.reload()
+        return first, measure_load(harness)
 
 
 def visit_pairs(browser, base_url: str, count: int, log=print) -> dict:
