@@ -169,12 +169,20 @@ class Watch:
         self.requests: list[str] = []
         self.workers: list = []
         self.closed: list[str] = []
+        self.page = page
         context.on("request", lambda r: self.requests.append(r.url))
         page.on("worker", self._on_worker)
 
     def _on_worker(self, worker):
         self.workers.append(worker)
         worker.on("close", lambda w: self.closed.append(w.url))
+
+    def wait_closed(self, count: int, timeout_s: float = 10) -> None:
+        """Wait until ``count`` workers have closed; fail if more or fewer did."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.closed) < count and time.monotonic() < deadline:
+            self.page.wait_for_timeout(100)
+        assert len(self.closed) == count, self.closed
 
     def pyodide_boots(self) -> int:
         return sum(u.endswith("/pyodide.asm.wasm") for u in self.requests)
@@ -197,9 +205,10 @@ def test_cross_origin_element_drop_gives_a_cat_on_one_thread(
     assert runtime["threads"] == 1
     assert runtime["cross_origin_isolated"] is False
     assert page.evaluate("window.events.some((e) => e.type === 'progress')")
-    # The worker was started from a same-origin blob: stub (the page cannot start a worker
-    # from the app's origin directly); everything it loaded came from the app's origin.
-    assert [w.url.startswith(f"blob:{origin(host)}/") for w in watch.workers] == [True]
+    # The two workers (inference, onnxruntime-web's) were started from same-origin blob:
+    # stubs (the page cannot start a worker from the app's origin directly); everything they
+    # loaded came from the app's origin.
+    assert [w.url.startswith(f"blob:{origin(host)}/") for w in watch.workers] == [True, True]
     assert any(u.startswith(app_url + "vendor/") for u in watch.requests)
 
     drop(page, "#a", photo("chelsea.png"))
@@ -264,21 +273,18 @@ def test_two_elements_share_one_runtime_and_release_it_when_removed(
     assert a["detail"]["label"] in CAT_LABELS
     assert b["detail"]["label"] == "espresso"
     assert watch.pyodide_boots() == 1
-    assert len(watch.workers) == 1
+    assert len(watch.workers) == 2  # the inference worker and onnxruntime-web's
 
-    # Removing one element keeps the shared worker for the other.
+    # Removing one element keeps the shared workers for the other.
     page.evaluate("document.querySelector('#a').remove()")
     page.wait_for_timeout(300)
     assert watch.closed == []
     drop(page, "#b", photo("chelsea.png"))
     second = wait_events(page, "result", count=2, element_id="b")
     assert second[1]["detail"]["label"] in CAT_LABELS
-    # Removing the last one ends the worker.
+    # Removing the last one ends both workers.
     page.evaluate("document.querySelector('#b').remove()")
-    deadline = time.monotonic() + 10
-    while not watch.closed and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-    assert len(watch.closed) == 1
+    watch.wait_closed(2)
 
 
 def test_element_is_keyboard_operable_and_pastes(page, context, app_url, serve, tmp_path):
@@ -519,12 +525,9 @@ def test_dispose_ends_the_worker_only_with_its_last_user(page, context, app_url,
     assert out["pending"] == "E_DISPOSED"
     assert out["afterDispose"] == "E_DISPOSED"
     assert out["stillWorks"] in CAT_LABELS
-    assert len(watch.workers) == 1 and watch.closed == []
+    assert len(watch.workers) == 2 and watch.closed == []  # inference and onnxruntime-web's
     page.evaluate("window.__b.dispose()")
-    deadline = time.monotonic() + 10
-    while not watch.closed and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-    assert len(watch.closed) == 1
+    watch.wait_closed(2)
 
 
 # ----------------------------------------------------------------------------- iframe

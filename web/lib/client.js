@@ -160,7 +160,7 @@ export class Classifier {
    */
   _simulateCrash(worker = 'inference') {
     if (!this.#options.debug) throw new EdgeInferError(ErrorCode.INPUT, '_simulateCrash needs debug: true');
-    this.#lease.runtime.channel.worker.postMessage({ type: 'crash', payload: { worker } });
+    this.#lease.runtime.channel.worker.postMessage({ type: 'crash', payload: { worker } }); // forwarded to ORT's worker if named
   }
 
   /**
@@ -194,22 +194,46 @@ export class Classifier {
   }
 }
 
-/** One worker shared by every classifier with the same base URL. */
+/**
+ * The workers shared by every classifier with the same base URL: the inference worker
+ * (Pyodide, the protocol's other end) and onnxruntime-web's worker, which only the inference
+ * worker talks to, over a MessageChannel. The page starts both, so that both are controlled by
+ * the service worker (Chrome leaves a worker started by a worker uncontrolled, which would
+ * break offline use) and both start loading at once.
+ */
 class SharedRuntime {
   constructor(baseUrl) {
     this.baseUrl = baseUrl;
     this.users = 0;
-    /** The worker crashed or the runtime failed to load: the next call starts a fresh one. */
+    /** A worker crashed or the runtime failed to load: the next call starts a fresh one. */
     this.down = false;
     this.initPromise = null;
     this.progressListeners = new Set();
     this.channel = new WorkerChannel(spawnModuleWorker(new URL('lib/worker.js', baseUrl), 'edge-infer'), (err) => this.#retire(err));
+    this.ortWorker = null; // started by init unless `_experiment.ortWorker` is false
     this.queue = new FairQueue(this.channel, MAX_IN_FLIGHT);
   }
 
   init(options) {
     if (options.onProgress) this.progressListeners.add(options.onProgress);
-    this.initPromise ??= this.channel.request(
+    if (!this.initPromise) {
+      const transfer = [];
+      let ortPort = null;
+      if (options._experiment?.ortWorker !== false) {
+        this.ortWorker = spawnModuleWorker(new URL('lib/ort-worker.js', this.baseUrl), 'edge-infer-ort');
+        this.ortWorker.addEventListener('error', (event) => this.#retire(ortCrash(event)));
+        const { port1, port2 } = new MessageChannel();
+        this.ortWorker.postMessage({ type: 'connect' }, [port2]);
+        ortPort = port1;
+        transfer.push(port1);
+      }
+      this.initPromise = this.#boot(options, ortPort, transfer);
+    }
+    return this.initPromise;
+  }
+
+  #boot(options, ortPort, transfer) {
+    return this.channel.request(
       'init',
       {
         baseUrl: this.baseUrl,
@@ -218,9 +242,10 @@ class SharedRuntime {
         provider: options.provider,
         cache: options.cache,
         debug: options.debug,
+        ortPort,
         _experiment: options._experiment,
       },
-      { onProgress: (p) => this.progressListeners.forEach((fn) => fn(p)) },
+      { onProgress: (p) => this.progressListeners.forEach((fn) => fn(p)), transfer },
     ).catch((err) => {
       // Never cache a failed boot: once the missing file is back (or the server), the next
       // call must load. It gets a new worker, because a failed boot leaves state that cannot
@@ -232,13 +257,25 @@ class SharedRuntime {
     return this.initPromise;
   }
 
-  /** Take this runtime out of service: fail what waits, forget it, stop its worker. */
+  /** Take this runtime out of service: fail what waits, forget it, stop its workers. */
   #retire(reason) {
     this.down = true;
     this.queue.failAll(reason);
     if (runtimes.get(this.baseUrl) === this) runtimes.delete(this.baseUrl);
-    this.channel.close(reason);
+    this.close(reason);
   }
+
+  /** Stop both workers; pending requests reject with `reason`. */
+  close(reason) {
+    this.channel.close(reason);
+    this.ortWorker?.terminate();
+  }
+}
+
+/** onnxruntime-web's worker died (or never loaded): the runtime is down, as on a crash. */
+function ortCrash(event) {
+  const detail = event?.message ? `: ${event.message}` : '';
+  return new EdgeInferError(ErrorCode.WORKER_CRASHED, `onnxruntime-web's worker stopped${detail}`);
 }
 
 /**
@@ -375,7 +412,7 @@ function acquireRuntime(options) {
       if (options.onProgress) runtime.progressListeners.delete(options.onProgress);
       runtime.users -= 1;
       if (runtime.users === 0) {
-        runtime.channel.close();
+        runtime.close();
         if (runtimes.get(options.baseUrl) === runtime) runtimes.delete(options.baseUrl);
       }
     },

@@ -1,5 +1,7 @@
 /**
- * onnxruntime-web's own worker, started by the inference worker (runtime/ort-client.js).
+ * onnxruntime-web's own worker. The page starts it beside the inference worker (client.js)
+ * and hands it one end of a MessageChannel in a `connect` message; the inference worker holds
+ * the other end (runtime/ort-client.js) and is the only one that sends requests.
  *
  * ORT compiles, creates sessions and runs here, on a thread of its own, so that its startup
  * runs beside Pyodide's boot instead of taking turns with it on one thread. Message shapes
@@ -21,7 +23,7 @@ let debugEnabled = false;
 
 self.addEventListener('securitypolicyviolation', (e) => console.error(`edge-infer ORT worker: CSP blocked ${e.blockedURI || 'inline code'} (${e.effectiveDirective})`));
 
-serveProtocol({
+const handlers = {
   /**
    * Import and configure onnxruntime-web (once).
    * @param {{ortUrl: string, threads: number, provider: string, debug: boolean}} opts
@@ -87,6 +89,10 @@ serveProtocol({
   stats() {
     return { ort_wasm_heap_bytes: wasmMemoryBytes(ORT_WASM_URL) };
   },
+};
+
+self.addEventListener('message', (event) => {
+  if (event.data?.type === 'connect' && event.ports[0]) serveProtocol(handlers, event.ports[0]);
 });
 
 function sessionById(id) {

@@ -8,11 +8,12 @@
  */
 import { EdgeInferError, ErrorCode, errorFromWire, errorToWire } from './errors.js';
 
-/** Client end: numbered requests over one Worker, settled by the worker's replies. */
+/** Client end: numbered requests over one Worker (or MessagePort), settled by its replies. */
 export class WorkerChannel {
   /**
-   * @param {Worker} worker
-   * @param {(reason: EdgeInferError) => void} [onCrash] called once if the worker dies
+   * @param {Worker|MessagePort} worker the worker, or a port whose other end it serves
+   * @param {(reason: EdgeInferError) => void} [onCrash] called once if the worker dies (a
+   *   port cannot tell: whoever owns its worker watches it)
    */
   constructor(worker, onCrash) {
     this.worker = worker;
@@ -21,6 +22,7 @@ export class WorkerChannel {
     this.pending = new Map();
     this.closed = null;
     worker.addEventListener('message', (event) => this.#onMessage(event.data));
+    worker.start?.(); // a MessagePort delivers only once started
     const crash = (event) => {
       const detail = event?.message ? `: ${event.message}` : '';
       const err = new EdgeInferError(ErrorCode.WORKER_CRASHED, `the inference worker stopped${detail}`);
@@ -63,13 +65,14 @@ export class WorkerChannel {
     });
   }
 
-  /** Reject every pending request with `reason` and stop the worker. */
+  /** Reject every pending request with `reason` and stop the worker (or close the port). */
   close(reason = new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed')) {
     if (this.closed) return;
     this.closed = reason;
     for (const { reject } of this.pending.values()) reject(reason);
     this.pending.clear();
-    this.worker.terminate();
+    if (this.worker.terminate) this.worker.terminate();
+    else this.worker.close();
   }
 
   #onMessage(msg) {
@@ -100,7 +103,7 @@ function abortError(signal) {
  * transferred with the result instead of copied. Handlers run concurrently; a handler that
  * needs ordering awaits its own queue.
  * @param {Record<string, (payload: any, ctx: {id: number, progress: Function, signal: AbortSignal, transfer: Transferable[]}) => any>} handlers
- * @param {DedicatedWorkerGlobalScope} [scope]
+ * @param {DedicatedWorkerGlobalScope|MessagePort} [scope] where requests arrive (a port is started here)
  */
 export function serveProtocol(handlers, scope = self) {
   const controllers = new Map();
@@ -129,4 +132,5 @@ export function serveProtocol(handlers, scope = self) {
       controllers.delete(id);
     }
   });
+  scope.start?.(); // a MessagePort delivers only once started
 }

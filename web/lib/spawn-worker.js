@@ -1,6 +1,6 @@
 /**
  * Start a module worker from any origin. `new Worker()` only accepts same-origin URLs, so a
- * page (or worker) on another origin than the script starts a same-origin `blob:` stub that
+ * page on another origin than the script starts a same-origin `blob:` stub that
  * imports the real script (module imports may cross origins; the server answers them with
  * CORS and CORP headers). The script's own relative imports and fetches still resolve against
  * its real URL.

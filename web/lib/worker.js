@@ -11,7 +11,7 @@ import { serveProtocol } from './protocol.js';
 import { countFetchedBytes } from './runtime/fetch-progress.js';
 import { watchFetchFailures } from './runtime/fetch-watch.js';
 import { loadOrt } from './runtime/ort-backend.js';
-import { startOrtWorker } from './runtime/ort-client.js';
+import { connectOrtWorker } from './runtime/ort-client.js';
 import { bootPyodide } from './runtime/pyodide-loader.js';
 import { PyArrayView } from './runtime/py-array-view.js';
 import { watchWasmMemories } from './runtime/wasm-memory.js';
@@ -57,8 +57,8 @@ serveProtocol({
 
   /**
    * Test hook for crash recovery: die the way a crashing worker does (an uncaught error).
-   * `worker: 'onnxruntime'` crashes onnxruntime-web's worker instead, which takes this one
-   * down with it. Only honoured when the runtime booted with `debug: true`.
+   * `worker: 'onnxruntime'` crashes onnxruntime-web's worker instead (the page then stops
+   * this one too). Only honoured when the runtime booted with `debug: true`.
    */
   crash({ worker = 'inference' } = {}) {
     if (!debugEnabled) throw new EdgeInferError(ErrorCode.INPUT, 'crash needs a runtime booted with debug: true');
@@ -154,7 +154,7 @@ function startRuntime(options) {
  * Everything starts at once: Pyodide + numpy + our wheel in this worker, onnxruntime-web in
  * its own worker, and the model download. The slowest chain (Pyodide) sets the time to ready.
  */
-async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm', cache, debug = false, _experiment: experiment = {} }) {
+async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm', cache, debug = false, ortPort = null, _experiment: experiment = {} }) {
   debugEnabled = debug;
   if (debug) watchWasmMemories(); // before ORT instantiates here (ortWorker: false): stats() sees its heap
   const t0 = performance.now();
@@ -183,19 +183,20 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   const created = new Promise((resolve) => {
     markCreated = resolve;
   });
-  // onnxruntime-web gets a thread of its own. In this worker its session creation is a chain
-  // of small async steps (fetches, its thread pool's handshake) that loadPyodide's long
-  // synchronous phases starve, so the two took turns: `_experiment.ortWorker: false` keeps
-  // ORT here (the bench's "ORT in this worker" alternatives), where loadPyodide then waits for
-  // the session unless `_experiment.parallelBoot`.
-  const ortHere = experiment.ortWorker === false;
+  // onnxruntime-web gets a thread of its own: the page started its worker and sent a port to
+  // it (`ortPort`). In this worker its session creation is a chain of small async steps
+  // (fetches, its thread pool's handshake) that loadPyodide's long synchronous phases starve,
+  // so the two took turns. Without a port (`_experiment.ortWorker: false`, the bench's "ORT in
+  // this worker" alternatives) ORT loads here, and loadPyodide waits for its session unless
+  // `_experiment.parallelBoot`.
+  const ortHere = !ortPort;
   let backendRef = null; // to stop ORT's worker if the boot fails
   let bootFailed = false;
   const session = (async () => {
     progress.start('onnxruntime');
     const ortStart = performance.now();
     const ortOpts = { ortUrl: new URL(vendor.onnxruntime_web.dir, vendorUrl), threads, provider };
-    const backendP = (ortHere ? loadOrt(ortOpts) : startOrtWorker({ ...ortOpts, debug, onCrash: dieWith })).then((b) => {
+    const backendP = (ortHere ? loadOrt(ortOpts) : connectOrtWorker({ ...ortOpts, port: ortPort, debug })).then((b) => {
       backendRef = b;
       if (bootFailed) b.close?.();
       timings.ort_import = round(performance.now() - ortStart);
@@ -424,16 +425,6 @@ async function warmUpJpeg() {
 /** Views of the two arrays Python reuses for `modelId`: its input tensor and its logits. */
 function modelArrays(host, modelId) {
   return { input: new PyArrayView(host.input_tensor(modelId)), logits: new PyArrayView(host.logits_buffer(modelId)) };
-}
-
-/**
- * onnxruntime-web's worker died: die too (an uncaught error, as a crash), so the client starts
- * a fresh runtime instead of leaving this one without its engine.
- */
-function dieWith(err) {
-  setTimeout(() => {
-    throw err;
-  });
 }
 
 /** Python exceptions arrive as PythonError; keep coded errors, label the rest. */

@@ -1,5 +1,6 @@
 /**
- * The inference worker's handle on onnxruntime-web's own worker (ort-worker.js).
+ * The inference worker's handle on onnxruntime-web's own worker (ort-worker.js), over the
+ * MessagePort the page connected it with (client.js starts both workers).
  *
  * Same interface as ort-backend.js's OrtBackend and OrtModelSession, so the inference worker
  * uses either: createSession(bytes, model) gives a session whose run(view) resolves to
@@ -9,27 +10,26 @@
  */
 import { EdgeInferError, ErrorCode } from '../errors.js';
 import { WorkerChannel } from '../protocol.js';
-import { spawnModuleWorker } from '../spawn-worker.js';
 
 /**
- * Start ORT's worker and load onnxruntime-web in it.
+ * Load onnxruntime-web in ORT's worker. If that worker dies, the page sees it and stops the
+ * runtime (client.js); this end cannot tell.
  * @param {object} opts
+ * @param {MessagePort} opts.port connected to ORT's worker
  * @param {URL} opts.ortUrl folder of onnxruntime-web's files
  * @param {number} opts.threads requested intra-op threads
  * @param {string} opts.provider preferred execution provider
  * @param {boolean} [opts.debug] watch ORT's WASM heap for heapBytes()
- * @param {(err: EdgeInferError) => void} [opts.onCrash] called once if ORT's worker dies
  * @returns {Promise<OrtWorkerBackend>}
  */
-export async function startOrtWorker({ ortUrl, threads, provider, debug = false, onCrash }) {
-  const url = new URL('../ort-worker.js', import.meta.url);
-  const channel = new WorkerChannel(spawnModuleWorker(url, 'edge-infer-ort'), (err) => onCrash?.(crashed(err)));
+export async function connectOrtWorker({ port, ortUrl, threads, provider, debug = false }) {
+  const channel = new WorkerChannel(port);
   try {
     const facts = await channel.request('load', { ortUrl: ortUrl.href, threads, provider, debug });
     return new OrtWorkerBackend(channel, facts, threads);
   } catch (err) {
     channel.close();
-    throw crashed(err);
+    throw err;
   }
 }
 
@@ -53,13 +53,9 @@ export class OrtWorkerBackend {
    */
   async createSession(bytes, model, onBytes) {
     const onProgress = onBytes && ((p) => onBytes(p.bytes));
-    try {
-      const { sessionId, threads } = await this.channel.request('createSession', { bytes, model }, { onProgress, transfer: [bytes.buffer] });
-      this.threads = threads;
-      return new OrtWorkerSession(this.channel, sessionId);
-    } catch (err) {
-      throw crashed(err);
-    }
+    const { sessionId, threads } = await this.channel.request('createSession', { bytes, model }, { onProgress, transfer: [bytes.buffer] });
+    this.threads = threads;
+    return new OrtWorkerSession(this.channel, sessionId);
   }
 
   /** Test hook: ORT's worker dies as a crash would (it honours this only with `debug`). */
@@ -67,9 +63,9 @@ export class OrtWorkerBackend {
     this.channel.worker.postMessage({ type: 'crash' });
   }
 
-  /** Stop ORT's worker (pending calls reject). */
+  /** Close the port to ORT's worker (pending calls reject); the page stops the worker. */
   close() {
-    this.channel.close(new EdgeInferError(ErrorCode.DISPOSED, "onnxruntime-web's worker was stopped"));
+    this.channel.close(new EdgeInferError(ErrorCode.DISPOSED, "onnxruntime-web's worker was disconnected"));
   }
 
   /** onnxruntime-web's WASM heap in bytes, or null (see ort-worker.js `stats`). */
@@ -96,23 +92,13 @@ export class OrtWorkerSession {
     const input = reuse ? this.spare : new Float32Array(view.length);
     this.spare = null;
     input.set(view);
-    try {
-      const out = await this.channel.request('run', { sessionId: this.sessionId, input }, { transfer: [input.buffer] });
-      this.spare = out.input;
-      return { logits: out.logits, runMs: out.runMs };
-    } catch (err) {
-      throw crashed(err);
-    }
+    const out = await this.channel.request('run', { sessionId: this.sessionId, input }, { transfer: [input.buffer] });
+    this.spare = out.input;
+    return { logits: out.logits, runMs: out.runMs };
   }
 
   /** Free the session's WASM memory. */
   async release() {
     await this.channel.request('release', { sessionId: this.sessionId });
   }
-}
-
-/** The channel names any dead worker "the inference worker"; say which one died. */
-function crashed(err) {
-  if (err?.code !== ErrorCode.WORKER_CRASHED) return err;
-  return new EdgeInferError(ErrorCode.WORKER_CRASHED, err.message.replace('the inference worker', "onnxruntime-web's worker"));
 }
