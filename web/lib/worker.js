@@ -223,18 +223,20 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
   })();
   session.catch(markCreated); // a failed session fails the boot; never leave Python waiting
   const startAfter = ortHere && !experiment.parallelBoot ? created : null;
-  const python = bootPyodide({ vendorUrl, vendor, timings, experiment, startAfter, onStage: (stage) => progress.start(stage) }).then(async (out) => {
+  const python = bootPyodide({ vendorUrl, vendor, timings, experiment, startAfter, onStage: (stage) => progress.start(stage) }).then(async ({ pyodide, hostModule }) => {
     progress.done('pyodide', 'numpy', 'package');
+    const host = hostModule.BrowserHost(manifest.text); // runtime facts once ORT has booted too
+    hostModule.destroy();
     // Warm Python's side too; onnxruntime-web warmed its own first run.
     progress.start('warmup');
     const w0 = performance.now();
-    await warmUpPython(out.hostModule, manifest.text, model);
+    await warmUpPython(host, model);
     timings.warmup = round(performance.now() - w0);
     progress.done('warmup');
     timings.python_done_at = round(performance.now() - t0);
-    return out;
+    return { pyodide, host };
   });
-  const [{ pyodide, hostModule }, { backend, session: firstSession }] = await Promise.race([
+  const [{ pyodide, host }, { backend, session: firstSession }] = await Promise.race([
     Promise.all([python, session]),
     missing.failure,
   ])
@@ -265,8 +267,7 @@ async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads,
     cross_origin_isolated: isolated,
     notes,
   };
-  const host = hostModule.BrowserHost(manifest.text, JSON.stringify(facts));
-  hostModule.destroy();
+  host.set_runtime(JSON.stringify(facts));
   const rt = new Runtime({ host, backend, manifest: manifest.data, modelsUrl, cache });
   rt.addSession(model, firstSession);
   timings.ready = round(performance.now() - t0);
@@ -385,16 +386,16 @@ class Runtime {
 
 /**
  * One pass of the image path without inference: decode (the browser's resampling) and
- * Python's begin/end on synthetic pixels, in a throwaway host. The first call of each numpy
- * path is several times slower than later ones; this takes that cost before ready, while
- * onnxruntime-web warms up its own first run in parallel (see bootRuntime).
+ * Python's begin/end on a generated JPEG. The first call of each numpy path is several times
+ * slower than later ones; this takes that cost before ready, while onnxruntime-web warms up
+ * its own first run in parallel (see bootRuntime). The model is removed again: the runtime
+ * registers it with its session.
  */
-async function warmUpPython(hostModule, manifestText, model) {
+async function warmUpPython(host, model) {
   // The fast path only: it is what the first image takes (exact mode warms on first use).
   const pixels = await decodeToRGBA(await warmUpJpeg(), 'warm-up', { resizeShorterSide: model.preprocess.resize.shorter_side });
-  const host = hostModule.BrowserHost(manifestText, '{}');
+  host.add_model(model.id);
   try {
-    host.add_model(model.id);
     const { input, logits } = modelArrays(host, model.id);
     try {
       host.begin(model.id, pixels.rgba, pixels.width, pixels.height, 5, 0);
@@ -406,7 +407,7 @@ async function warmUpPython(hostModule, manifestText, model) {
       logits.release();
     }
   } finally {
-    host.destroy();
+    host.remove_model(model.id);
   }
 }
 

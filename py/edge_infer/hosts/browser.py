@@ -27,21 +27,32 @@ class BrowserHost:
 
     Args:
         manifest_json: the manifest text, validated here.
-        runtime_json: JSON of the JS-side runtime facts (versions, threads, isolation).
+        runtime_json: JSON of the JS-side runtime facts (versions, threads, isolation), if
+            known yet; :meth:`set_runtime` adds them later.
 
     """
 
-    def __init__(self, manifest_json: str, runtime_json: str):
+    def __init__(self, manifest_json: str, runtime_json: str = "{}"):
         self.manifest = parse_manifest_json(manifest_json)
         self.runtime: dict[str, Any] = {
             "host": "pyodide",
             "python": platform.python_version(),
             "numpy": np.__version__,
-            **json.loads(runtime_json),
         }
         self.pipelines: dict[str, Pipeline] = {}
         self._logits: dict[str, np.ndarray] = {}
         self._pending: dict[str, Pending] = {}
+        self.set_runtime(runtime_json)
+
+    def set_runtime(self, runtime_json: str) -> None:
+        """Add JS-side runtime facts (JSON), for example once onnxruntime-web has booted.
+
+        Results made after the call carry them, for models added before it too.
+        """
+        facts = json.loads(runtime_json)
+        self.runtime.update(facts)
+        for pipeline in self.pipelines.values():
+            pipeline.runtime.update(facts)
 
     def runtime_json(self) -> str:
         """The runtime facts every result carries, as JSON text."""
