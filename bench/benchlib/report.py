@@ -8,7 +8,7 @@ from benchlib.analysis import STAGES
 
 STARTUP_LABELS = {
     "snapshot_used": "Pyodide memory snapshot used (1 = yes)",
-    "pyodide_wait": "Pyodide: import, wait for the ORT session",
+    "pyodide_wait": "Pyodide: import pyodide.mjs (ORT in the same worker: wait for its session)",
     "pyodide_boot": "Pyodide boot (loadPyodide)",
     "numpy_load": "numpy load",
     "package_install": "package install",
