@@ -6,13 +6,16 @@
  * default). The classifier is created as soon as this module runs, like the app page does,
  * so `page_ready_ms` is navigation start to the `ready` promise resolving.
  *
- * `&experiment=<JSON>` boots with a startup alternative (see bootPyodide's `experiment`).
+ * `&experiment=<JSON>` boots with a startup alternative (see bootRuntime's `experiment`).
+ * `&sw=1` registers the app's service worker after ready, as the app page does, so that a
+ * revisit is served from its cache (the "service worker" startup alternative).
  *
  * The models section (bench/benchlib/models.py) adds `&model=ID&max_models=N` (product only):
  * boot with model ID and keep at most N sessions in the worker's cache, so that `loadModel`
  * of another model really fetches and creates its session.
  */
 import { createClassifier } from '/edge-infer.js';
+import { registerOffline } from '/lib/offline.js';
 import { createPlainClassifier } from './plain-js/client.js';
 
 const FACTORIES = { product: createClassifier, 'plain-js': createPlainClassifier };
@@ -30,6 +33,7 @@ if (params.has('experiment')) options._experiment = JSON.parse(params.get('exper
 const classifier = FACTORIES[pipeline](options);
 const ready = classifier.ready.then((info) => ({ ...info, page_ready_ms: performance.now() }));
 ready.catch(() => {}); // reported when bench/run.py awaits it
+if (params.get('sw') === '1') registerOffline({ after: classifier.ready });
 
 /** @type {Map<string, File>} benchmark images by name, fetched once before timing */
 const inputs = new Map();

@@ -29,6 +29,11 @@ ALTERNATIVES = {
         "shipped, but onnxruntime-web in the inference worker beside Pyodide, loadPyodide "
         "after ORT's session exists (the boot shipped before ORT got its own worker)",
     ),
+    "service worker": (
+        {},
+        "shipped, with the app's service worker registered after ready (as the app page "
+        "does); the revisit waits until it is active, so it is served from its cache",
+    ),
     "snapshot": (
         {"snapshot": True},
         "shipped, plus Pyodide's booted heap restored from a memory snapshot "
@@ -65,6 +70,8 @@ ALTERNATIVES = {
         "previous boot, our wheel installed with micropip",
     ),
 }
+# Alternatives that are page options rather than the worker's ``_experiment``.
+WITH_SERVICE_WORKER = {"service worker"}
 STAGES = (
     "pyodide_wait",
     "pyodide_boot",
@@ -85,11 +92,17 @@ def measure_alternatives(browser, base_url: str, loads: int, log=print) -> dict:
         for name, (experiment, _) in ALTERNATIVES.items():
             with persistent_profile(browser) as context:
                 query = f"pipeline=product&experiment={quote(json.dumps(experiment))}"
+                if name in WITH_SERVICE_WORKER:
+                    query += "&sw=1"
                 harness = Harness(context.new_page(), f"{base_url}bench/harness.html?{query}")
                 harness.page.goto(harness.url)
                 first = harness.ready()
+                if name in WITH_SERVICE_WORKER:
+                    wait_for_service_worker(harness.page)
                 harness.reload()
                 revisit = harness.ready()
+                if name in WITH_SERVICE_WORKER and not harness.page.evaluate(CONTROLLED):
+                    raise RuntimeError("the revisit was not served by the service worker")
             for visit, info in zip(VISITS, (first, revisit), strict=True):
                 samples[name][visit].append(
                     {"page_ready_ms": info["page_ready_ms"], "startup_ms": info["startup_ms"]}
@@ -108,6 +121,14 @@ def measure_alternatives(browser, base_url: str, loads: int, log=print) -> dict:
                 "startup_ms": {k: summarize(r["startup_ms"].get(k) for r in runs) for k in STAGES},
             }
     return {"loads": loads, "alternatives": out}
+
+
+CONTROLLED = "() => navigator.serviceWorker.controller !== null"
+
+
+def wait_for_service_worker(page) -> None:
+    """Wait until the page's service worker has installed (precached) and is active."""
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
 
 
 def alternatives_markdown(section: dict) -> list[str]:
