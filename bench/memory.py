@@ -37,14 +37,15 @@ def megabytes(value: int | None) -> str:
 
 def print_series(series: list[dict]) -> None:
     """One line per sample."""
-    names = ("Pyodide MB", "ORT MB", "PyProxies", "JS heap MB", "buffers MB")
+    names = ("Pyodide MB", "ORT MB", "PyProxies", "JS heap MB", "buffers MB", "ORT JS MB")
     print(f"{'run':>5} " + " ".join(f"{n:>10}" for n in names) + "  label")
     for s in series:
         print(
             f"{s['run']:>5} {megabytes(s['wasm_heap_bytes']):>10}"
             f" {megabytes(s['ort_wasm_heap_bytes']):>10} {s['pyproxies']!s:>10}"
             f" {megabytes(s.get('worker_js_heap_bytes')):>10}"
-            f" {megabytes(s.get('worker_array_buffer_bytes')):>10}  {s['label'] or ''}"
+            f" {megabytes(s.get('worker_array_buffer_bytes')):>10}"
+            f" {megabytes(s.get('ort_worker_js_heap_bytes')):>10}  {s['label'] or ''}"
         )
 
 

@@ -215,8 +215,23 @@ def test_models_markdown(bench):
     assert "top-5 order = fp32" in text and "WASM ORT run 1t" in text
 
 
-HEAPS = ("wasm_heap", "ort_wasm_heap", "worker_js_heap", "worker_array_buffers")
-SAMPLED = ("wasm_heap_bytes", "ort_wasm_heap_bytes", "worker_js_heap_bytes", "pyproxies")
+HEAPS = (
+    "wasm_heap",
+    "ort_wasm_heap",
+    "worker_js_heap",
+    "worker_array_buffers",
+    "ort_worker_js_heap",
+    "ort_worker_array_buffers",
+)
+SAMPLED = (
+    "wasm_heap_bytes",
+    "ort_wasm_heap_bytes",
+    "worker_js_heap_bytes",
+    "worker_array_buffer_bytes",
+    "ort_worker_js_heap_bytes",
+    "ort_worker_array_buffer_bytes",
+    "pyproxies",
+)
 
 
 def test_memory_section(bench):
@@ -228,7 +243,7 @@ def test_memory_section(bench):
     runs = [s["run"] for s in section["series"]]
     assert runs[0] == 0 and runs[-1] == options["runs"]
     for sample in section["series"]:
-        for key in (*SAMPLED, "worker_array_buffer_bytes"):
+        for key in SAMPLED:
             assert isinstance(sample[key], int), (key, sample)
     summary = section["summary"]
     assert summary["from_run"] >= options["warmup"] and summary["to_run"] == options["runs"]
@@ -236,12 +251,14 @@ def test_memory_section(bench):
         for key in ("start", "end", "max", "growth_bytes", "growth_pct", "growth_bytes_per_run"):
             assert is_number(summary[heap][key]), (heap, key)
     assert is_number(summary["pyproxies"]["leaked_per_run"])
-    names = [t["name"] for t in report["targets"][-5:]]
-    assert [n.split(" growth")[0] for n in names[:4]] == [
+    names = [t["name"] for t in report["targets"][-7:]]
+    assert [n.split(" growth")[0] for n in names[:6]] == [
         "Pyodide WASM heap",
         "ORT WASM heap",
         "worker JS heap",
         "worker ArrayBuffer memory",
+        "ORT worker JS heap",
+        "ORT worker ArrayBuffer memory",
     ]
     assert names[4].startswith("PyProxies leaked per classification")
     assert "## Memory (30 classifications)" in (bench["out"] / "latest.md").read_text()

@@ -3,9 +3,9 @@
 ``bench/memory.html`` boots a classifier with ``debug: true`` (so the worker counts live
 PyProxies and sees onnxruntime-web's WASM memory) and classifies two real photos in turn.
 Every few runs the driver samples ``classifier.stats()`` (Pyodide's WASM heap, ORT's WASM
-heap, the PyProxy count) and, since Chrome gives a worker no ``performance.memory``, the
-worker's JS heap over the DevTools protocol (:class:`WorkerHeap`: a full GC, then V8's
-heap usage).
+heap, the PyProxy count) and, since Chrome gives a worker no ``performance.memory``, the JS
+heaps of both workers (the inference worker and onnxruntime-web's) over the DevTools protocol
+(:class:`WorkerHeap`: a full GC, then V8's heap usage).
 
 Used by ``bench/run.py`` (the ``memory`` section), ``bench/memory.py`` (the series on its
 own) and ``tests/test_memory.py`` (a short run).
@@ -22,13 +22,16 @@ from pathlib import Path
 from benchlib.browser import READY_TIMEOUT_MS, launch
 
 PHOTOS = (("chelsea.png", "image/png"), ("coffee.png", "image/png"))
-WORKER_URL_SUFFIX = "/lib/worker.js"
+# Worker script URL suffix -> prefix of its sample fields.
+WORKERS = {"/lib/worker.js": "worker", "/lib/ort-worker.js": "ort_worker"}
 # Sample field → name in the summary; each is judged on its growth after the warm-up.
 HEAPS = {
     "wasm_heap_bytes": "wasm_heap",
     "ort_wasm_heap_bytes": "ort_wasm_heap",
     "worker_js_heap_bytes": "worker_js_heap",
     "worker_array_buffer_bytes": "worker_array_buffers",
+    "ort_worker_js_heap_bytes": "ort_worker_js_heap",
+    "ort_worker_array_buffer_bytes": "ort_worker_array_buffers",
 }
 GROWTH_LIMIT_PCT = 5.0
 CDP_TIMEOUT_S = 30.0
@@ -69,7 +72,7 @@ def memory_plan(quick: bool, runs: int | None = None) -> MemoryPlan:
 
 
 class WorkerHeap:
-    """The JS heap of the page's edge-infer worker, from the browser's DevTools protocol.
+    """The JS heap of one of the page's edge-infer workers, from the browser's DevTools protocol.
 
     Chrome exposes ``performance.memory`` to pages only, and the page's
     ``measureUserAgentSpecificMemory()`` waits 60 s per call here (onnxruntime-web's thread
@@ -80,18 +83,17 @@ class WorkerHeap:
     (deprecated but working) ``Target.sendMessageToTarget`` with replies as events.
     """
 
-    def __init__(self, browser, page):
+    def __init__(self, browser, page, url_suffix: str = "/lib/worker.js"):
         self.page = page
+        self.prefix = WORKERS[url_suffix]
         self.cdp = browser.new_browser_cdp_session()
         self.replies: dict[int, dict] = {}
         self.next_id = 0
         self.cdp.on("Target.receivedMessageFromTarget", self._on_message)
         targets = self.cdp.send("Target.getTargets")["targetInfos"]
-        workers = [
-            t for t in targets if t["type"] == "worker" and t["url"].endswith(WORKER_URL_SUFFIX)
-        ]
+        workers = [t for t in targets if t["type"] == "worker" and t["url"].endswith(url_suffix)]
         if len(workers) != 1:
-            raise RuntimeError(f"expected one edge-infer worker target, found {workers}")
+            raise RuntimeError(f"expected one {url_suffix} worker target, found {workers}")
         attached = self.cdp.send(
             "Target.attachToTarget", {"targetId": workers[0]["targetId"], "flatten": False}
         )
@@ -120,14 +122,15 @@ class WorkerHeap:
     def measure(self) -> dict:
         """The worker's memory after a full GC, in bytes.
 
-        ``worker_js_heap_bytes`` is V8's heap; ``worker_array_buffer_bytes`` the ArrayBuffer
-        memory outside it (image and model buffers; the WASM memories are not counted).
+        ``<prefix>_js_heap_bytes`` is V8's heap; ``<prefix>_array_buffer_bytes`` the
+        ArrayBuffer memory outside it (image, tensor and model buffers; the WASM memories are
+        not counted). The prefix is ``worker`` or ``ort_worker`` (:data:`WORKERS`).
         """
         self._call("HeapProfiler.collectGarbage")
         usage = self._call("Runtime.getHeapUsage")
         return {
-            "worker_js_heap_bytes": usage["usedSize"],
-            "worker_array_buffer_bytes": usage.get("backingStorageSize"),
+            f"{self.prefix}_js_heap_bytes": usage["usedSize"],
+            f"{self.prefix}_array_buffer_bytes": usage.get("backingStorageSize"),
         }
 
     def close(self) -> None:
@@ -154,18 +157,20 @@ def open_harness(page, base_url: str) -> dict:
     return page.evaluate("memoryBench.ready().then((info) => info.runtime)")
 
 
-def measure(page, runs: int, every: int, worker_heap: WorkerHeap | None = None) -> list[dict]:
+def measure(page, runs: int, every: int, worker_heaps: tuple[WorkerHeap, ...] = ()) -> list[dict]:
     """Classify ``runs`` times on an open harness, sampling every ``every`` runs.
 
     One sample before the first run, after every ``every`` runs and after the last: ``run``,
-    ``label`` (the last top-1), the fields of ``classifier.stats()`` and, with
-    ``worker_heap``, its measurement.
+    ``label`` (the last top-1), the fields of ``classifier.stats()`` and the measurement of
+    each of ``worker_heaps``.
     """
     page.evaluate("(images) => memoryBench.load(images)", photo_payloads())
 
     def sample(run: int, label: str | None) -> dict:
         row = {"run": run, "label": label, **page.evaluate("memoryBench.stats()")}
-        return {**row, **worker_heap.measure()} if worker_heap else row
+        for heap in worker_heaps:
+            row.update(heap.measure())
+        return row
 
     series = [sample(0, None)]
     done = 0
@@ -221,7 +226,7 @@ def memory_section(playwright, base_url: str, plan: MemoryPlan, log=print) -> di
     """The ``memory`` section: one page, ``plan.runs`` classifications, sampled and judged.
 
     Runs in its own Chromium, so earlier pages and their workers share nothing with the
-    measured one, and the only worker target is this page's.
+    measured one, and the only worker targets are this page's.
     """
     log(f"memory: {plan.runs} classifications, sampled every {plan.every}")
     started = time.monotonic()
@@ -230,9 +235,10 @@ def memory_section(playwright, base_url: str, plan: MemoryPlan, log=print) -> di
         page = browser.new_page()
         page.set_default_timeout(READY_TIMEOUT_MS)
         runtime = open_harness(page, base_url)
-        worker_heap = WorkerHeap(browser, page)
-        series = measure(page, plan.runs, plan.every, worker_heap)
-        worker_heap.close()
+        heaps = tuple(WorkerHeap(browser, page, suffix) for suffix in WORKERS)
+        series = measure(page, plan.runs, plan.every, heaps)
+        for heap in heaps:
+            heap.close()
     finally:
         browser.close()
     return {
@@ -264,6 +270,16 @@ def memory_targets(section: dict) -> list[dict]:
             f"worker ArrayBuffer memory growth, {where} [%]",
             s["worker_array_buffers"]["growth_pct"],
             note="ArrayBuffers of the worker outside its V8 heap, WASM memories excluded",
+        ),
+        _target(
+            f"ORT worker JS heap growth, {where} [%]",
+            s["ort_worker_js_heap"]["growth_pct"],
+            note="V8 heap of onnxruntime-web's worker after a full GC (DevTools protocol)",
+        ),
+        _target(
+            f"ORT worker ArrayBuffer memory growth, {where} [%]",
+            s["ort_worker_array_buffers"]["growth_pct"],
+            note="ArrayBuffers of onnxruntime-web's worker outside its V8 heap",
         ),
         _target(
             f"PyProxies leaked per classification, {where}",

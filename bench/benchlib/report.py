@@ -196,6 +196,8 @@ MEMORY_ROWS = {
     "ort_wasm_heap": "ORT WASM heap (MB)",
     "worker_js_heap": "worker JS heap (MB)",
     "worker_array_buffers": "worker ArrayBuffers (MB)",
+    "ort_worker_js_heap": "ORT worker JS heap (MB)",
+    "ort_worker_array_buffers": "ORT worker ArrayBuffers (MB)",
 }
 
 
@@ -234,9 +236,10 @@ def memory_md(section: dict) -> str:
     notes = (
         "Pyodide's and ORT's heaps are the sizes of their WASM linear memories "
         "(`stats().wasm_heap_bytes`, `stats().ort_wasm_heap_bytes`), which never shrink: a leak "
-        "shows as growth. The worker has no `performance.memory` in Chrome, so its JS heap and "
-        "its ArrayBuffer memory outside that heap (WASM memories excluded) come from the "
-        "DevTools protocol after a full GC (`Runtime.getHeapUsage`)."
+        "shows as growth. Workers have no `performance.memory` in Chrome, so the JS heap of "
+        "each worker (the inference worker, and ORT's own) and its ArrayBuffer memory outside "
+        "that heap (WASM memories excluded) come from the DevTools protocol after a full GC "
+        "(`Runtime.getHeapUsage`)."
     )
     return "\n\n".join(
         [f"## Memory ({options['runs']} classifications)", intro, table(header, rows), notes]
