@@ -250,43 +250,46 @@ def memory_section(playwright, base_url: str, plan: MemoryPlan, log=print) -> di
     }
 
 
+# Sample-field prefix -> (name in target names, whose worker, for the notes).
+WORKER_NAMES = {
+    "worker": ("worker", "the worker"),
+    "ort_worker": ("ORT worker", "onnxruntime-web's worker"),
+}
+
+
 def memory_targets(section: dict) -> list[dict]:
     """The issue's memory targets: heaps grow under 5 % after the warm-up, no PyProxy leaks."""
     s = section["summary"]
     where = f"runs {s['from_run']}-{s['to_run']}"
-    return [
+    targets = [
         _target(f"Pyodide WASM heap growth, {where} [%]", s["wasm_heap"]["growth_pct"]),
         _target(
             f"ORT WASM heap growth, {where} [%]",
             s["ort_wasm_heap"]["growth_pct"],
             note="stats().ort_wasm_heap_bytes (debug only; null = not observable)",
         ),
-        _target(
-            f"worker JS heap growth, {where} [%]",
-            s["worker_js_heap"]["growth_pct"],
-            note="V8 heap of the worker after a full GC (DevTools protocol)",
-        ),
-        _target(
-            f"worker ArrayBuffer memory growth, {where} [%]",
-            s["worker_array_buffers"]["growth_pct"],
-            note="ArrayBuffers of the worker outside its V8 heap, WASM memories excluded",
-        ),
-        _target(
-            f"ORT worker JS heap growth, {where} [%]",
-            s["ort_worker_js_heap"]["growth_pct"],
-            note="V8 heap of onnxruntime-web's worker after a full GC (DevTools protocol)",
-        ),
-        _target(
-            f"ORT worker ArrayBuffer memory growth, {where} [%]",
-            s["ort_worker_array_buffers"]["growth_pct"],
-            note="ArrayBuffers of onnxruntime-web's worker outside its V8 heap",
-        ),
+    ]
+    for prefix, (name, whose) in WORKER_NAMES.items():
+        targets += [
+            _target(
+                f"{name} JS heap growth, {where} [%]",
+                s[f"{prefix}_js_heap"]["growth_pct"],
+                note=f"V8 heap of {whose} after a full GC (DevTools protocol)",
+            ),
+            _target(
+                f"{name} ArrayBuffer memory growth, {where} [%]",
+                s[f"{prefix}_array_buffers"]["growth_pct"],
+                note=f"ArrayBuffers of {whose} outside its V8 heap, WASM memories excluded",
+            ),
+        ]
+    targets.append(
         _target(
             f"PyProxies leaked per classification, {where}",
             s["pyproxies"]["leaked_per_run"],
             limit=0.0,
-        ),
-    ]
+        )
+    )
+    return targets
 
 
 def _target(name: str, value, limit: float = GROWTH_LIMIT_PCT, note: str = "") -> dict:
