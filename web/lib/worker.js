@@ -156,7 +156,8 @@ function startRuntime(options) {
  */
 async function bootRuntime({ baseUrl, model: modelId, threads: requestedThreads, provider = 'wasm', cache, debug = false, ortPort = null, _experiment: experiment = {} }) {
   debugEnabled = debug;
-  if (debug) watchWasmMemories(); // before ORT instantiates here (ortWorker: false): stats() sees its heap
+  // Only when ORT loads in this worker (no port): otherwise its own worker watches its heap.
+  if (debug && !ortPort) watchWasmMemories(); // before ORT instantiates: stats() sees its heap
   const t0 = performance.now();
   const base = new URL(baseUrl);
   const vendorUrl = new URL('vendor/', base);
