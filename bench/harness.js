@@ -2,7 +2,7 @@
  * Benchmark harness page script. Loads one pipeline through its public client API and
  * exposes `window.bench` to bench/run.py (Playwright drives it with page.evaluate).
  *
- * Query string: `?pipeline=product|plain-js&threads=N` (threads omitted: the pipeline's
+ * Query string: `?pipeline=product|plain-js|python-only&threads=N` (threads omitted: the pipeline's
  * default). The classifier is created as soon as this module runs, like the app page does,
  * so `page_ready_ms` is navigation start to the `ready` promise resolving.
  *
@@ -17,8 +17,10 @@
 import { createClassifier } from '/edge-infer.js';
 import { registerOffline } from '/lib/offline.js';
 import { createPlainClassifier } from './plain-js/client.js';
+import { createPythonOnly } from './python-only/client.js';
 
-const FACTORIES = { product: createClassifier, 'plain-js': createPlainClassifier };
+// python-only boots Pyodide's chain alone and cannot classify (a startup floor).
+const FACTORIES = { product: createClassifier, 'plain-js': createPlainClassifier, 'python-only': createPythonOnly };
 
 const params = new URLSearchParams(location.search);
 const pipeline = params.get('pipeline') ?? 'product';

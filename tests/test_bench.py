@@ -272,10 +272,15 @@ def test_startup_alternatives_each_booted_and_are_reported(bench):
     assert expected | {"previous boot"} <= set(alternatives)
     assert alternatives["shipped"]["experiment"] == {}
     assert alternatives["ORT in this worker"]["experiment"] == {"ortWorker": False}
+    # The floors: Python's chain without onnxruntime-web, and plain JS (no Python stages).
+    assert {"floor: Python chain alone", "floor: plain JS"} <= set(alternatives)
     for name, alt in alternatives.items():
         for visit in ("first_visit", "revisit"):
             assert alt[visit]["page_ready_ms"]["n"] == 1, (name, visit)
             assert is_number(alt[visit]["page_ready_ms"]["median"]), (name, visit)
+            if name == "floor: plain JS":
+                assert alt[visit]["startup_ms"]["pyodide_boot"]["n"] == 0
+                continue
             for stage in ("pyodide_boot", "numpy_load", "python_import", "python_done_at"):
                 assert is_number(alt[visit]["startup_ms"][stage]["median"]), (name, visit, stage)
     text = (bench["out"] / "latest.md").read_text()

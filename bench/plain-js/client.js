@@ -21,11 +21,14 @@ export class PlainClassifier {
   #pending = new Map();
   #failure = null;
 
-  /** @param {{threads?: number, baseUrl?: string}} options */
-  constructor({ threads, baseUrl = new URL('/', location.href).href } = {}) {
-    this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'plain-js' });
+  /**
+   * @param {{threads?: number, baseUrl?: string, workerUrl?: URL, name?: string}} options
+   *   `workerUrl` and `name`: another worker speaking the same messages (../python-only/)
+   */
+  constructor({ threads, baseUrl = new URL('/', location.href).href, workerUrl = new URL('./worker.js', import.meta.url), name = 'plain-js' } = {}) {
+    this.#worker = new Worker(workerUrl, { type: 'module', name });
     this.#worker.addEventListener('message', ({ data }) => this.#settle(data));
-    this.#worker.addEventListener('error', (event) => this.#crash(new Error(`plain-js worker failed: ${event.message}`)));
+    this.#worker.addEventListener('error', (event) => this.#crash(new Error(`${name} worker failed: ${event.message}`)));
     /** Resolves with `{runtime, model, startup_ms}` once the session is ready. */
     this.ready = this.#request('init', { threads, baseUrl });
     this.ready.catch(() => {});
