@@ -219,8 +219,10 @@ HEAPS = (
     "wasm_heap",
     "ort_wasm_heap",
     "worker_js_heap",
+    "worker_js_objects",
     "worker_array_buffers",
     "ort_worker_js_heap",
+    "ort_worker_js_objects",
     "ort_worker_array_buffers",
 )
 SAMPLED = (
@@ -250,6 +252,13 @@ def test_memory_section(bench):
     for heap in HEAPS:
         for key in ("start", "end", "max", "growth_bytes", "growth_pct", "growth_bytes_per_run"):
             assert is_number(summary[heap][key]), (heap, key)
+    # Compiled code is measured (a heap snapshot) where growth is judged: both ends only.
+    coded = [s["run"] for s in section["series"] if "worker_js_code_bytes" in s]
+    assert coded == [summary["from_run"], summary["to_run"]]
+    for s in section["series"]:
+        if s["run"] in coded:
+            for prefix in ("worker", "ort_worker"):
+                assert 0 < s[f"{prefix}_js_code_bytes"] < s[f"{prefix}_js_heap_bytes"], s
     assert is_number(summary["pyproxies"]["leaked_per_run"])
     names = [t["name"] for t in report["targets"][-7:]]
     assert [n.split(" growth")[0] for n in names[:6]] == [
@@ -260,6 +269,7 @@ def test_memory_section(bench):
         "ORT worker JS heap",
         "ORT worker ArrayBuffer memory",
     ]
+    assert "without compiled code" in names[2] and "without compiled code" in names[4]
     assert names[6].startswith("PyProxies leaked per classification")
     assert "## Memory (30 classifications)" in (bench["out"] / "latest.md").read_text()
 

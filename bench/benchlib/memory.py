@@ -88,6 +88,7 @@ class WorkerHeap:
         self.prefix = WORKERS[url_suffix]
         self.cdp = browser.new_browser_cdp_session()
         self.replies: dict[int, dict] = {}
+        self.chunks: list[str] | None = None  # a heap snapshot's text while one is taken
         self.next_id = 0
         self.cdp.on("Target.receivedMessageFromTarget", self._on_message)
         targets = self.cdp.send("Target.getTargets")["targetInfos"]
@@ -101,7 +102,10 @@ class WorkerHeap:
 
     def _on_message(self, event: dict) -> None:
         message = json.loads(event["message"])
-        if "id" in message:
+        if message.get("method") == "HeapProfiler.addHeapSnapshotChunk":
+            if self.chunks is not None:
+                self.chunks.append(message["params"]["chunk"])
+        elif "id" in message:
             self.replies[message["id"]] = message
 
     def _call(self, method: str, params: dict | None = None) -> dict:
@@ -133,6 +137,30 @@ class WorkerHeap:
             f"{self.prefix}_array_buffer_bytes": usage.get("backingStorageSize"),
         }
 
+    def code_bytes(self) -> dict:
+        """V8's compiled code in the worker's heap, in bytes, from a heap snapshot.
+
+        The sum of the snapshot's ``code`` nodes (bytecode, optimised machine code and their
+        metadata). V8 keeps compiling hotter functions for a thousand runs or more, and that
+        is growth of a bounded kind: ``<prefix>_js_heap_bytes`` minus this is what a leak
+        would grow. A snapshot costs about a second, so it is taken only where growth is
+        judged (:func:`measure`'s ``code_at``).
+        """
+        chunks: list[str] = []
+        self.chunks = chunks
+        try:
+            self._call("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+        finally:
+            self.chunks = None
+        snapshot = json.loads("".join(chunks))
+        meta = snapshot["snapshot"]["meta"]
+        fields = meta["node_fields"]
+        width, kind, size = len(fields), fields.index("type"), fields.index("self_size")
+        code = meta["node_types"][0].index("code")
+        nodes = snapshot["nodes"]
+        total = sum(nodes[i + size] for i in range(0, len(nodes), width) if nodes[i + kind] == code)
+        return {f"{self.prefix}_js_code_bytes": total}
+
     def close(self) -> None:
         """Detach from the worker."""
         self.cdp.send("Target.detachFromTarget", {"sessionId": self.session})
@@ -157,19 +185,28 @@ def open_harness(page, base_url: str) -> dict:
     return page.evaluate("memoryBench.ready().then((info) => info.runtime)")
 
 
-def measure(page, runs: int, every: int, worker_heaps: tuple[WorkerHeap, ...] = ()) -> list[dict]:
+def measure(
+    page, runs: int, every: int, worker_heaps: tuple[WorkerHeap, ...] = (), code_at: int = -1
+) -> list[dict]:
     """Classify ``runs`` times on an open harness, sampling every ``every`` runs.
 
     One sample before the first run, after every ``every`` runs and after the last: ``run``,
     ``label`` (the last top-1), the fields of ``classifier.stats()`` and the measurement of
-    each of ``worker_heaps``.
+    each of ``worker_heaps``. The first sample at or after run ``code_at`` (the warm-up) and
+    the last also hold each worker's compiled code (:meth:`WorkerHeap.code_bytes`).
     """
     page.evaluate("(images) => memoryBench.load(images)", photo_payloads())
+    coded = False
 
     def sample(run: int, label: str | None) -> dict:
+        nonlocal coded
         row = {"run": run, "label": label, **page.evaluate("memoryBench.stats()")}
+        with_code = 0 <= code_at <= run and (not coded or run == runs)
+        coded = coded or with_code
         for heap in worker_heaps:
             row.update(heap.measure())
+            if with_code:
+                row.update(heap.code_bytes())
         return row
 
     series = [sample(0, None)]
@@ -195,6 +232,8 @@ def growth(series: list[dict], warmup: int) -> dict:
     out: dict = {"from_run": base["run"], "to_run": last["run"]}
     for field, name in HEAPS.items():
         out[name] = _heap_growth([s.get(field) for s in after], runs)
+    for prefix in WORKERS.values():
+        out[f"{prefix}_js_objects"] = _objects_growth(base, last, prefix, runs)
     counts = [s["pyproxies"] for s in after]
     leaked = None if None in counts or not runs else (counts[-1] - counts[0]) / runs
     out["pyproxies"] = {
@@ -205,6 +244,15 @@ def growth(series: list[dict], warmup: int) -> dict:
         "leaked_per_run": leaked,
     }
     return out
+
+
+def _objects_growth(base: dict, last: dict, prefix: str, runs: int) -> dict:
+    """Growth of a worker's JS heap without V8's compiled code, where both ends have it."""
+    heap, code = f"{prefix}_js_heap_bytes", f"{prefix}_js_code_bytes"
+    ends = [
+        s[heap] - s[code] if s.get(heap) is not None and code in s else None for s in (base, last)
+    ]
+    return _heap_growth(ends, runs)
 
 
 def _heap_growth(values: list[int | None], runs: int) -> dict:
@@ -236,7 +284,7 @@ def memory_section(playwright, base_url: str, plan: MemoryPlan, log=print) -> di
         page.set_default_timeout(READY_TIMEOUT_MS)
         runtime = open_harness(page, base_url)
         heaps = tuple(WorkerHeap(browser, page, suffix) for suffix in WORKERS)
-        series = measure(page, plan.runs, plan.every, heaps)
+        series = measure(page, plan.runs, plan.every, heaps, code_at=plan.warmup)
         for heap in heaps:
             heap.close()
     finally:
@@ -272,9 +320,10 @@ def memory_targets(section: dict) -> list[dict]:
     for prefix, (name, whose) in WORKER_NAMES.items():
         targets += [
             _target(
-                f"{name} JS heap growth, {where} [%]",
-                s[f"{prefix}_js_heap"]["growth_pct"],
-                note=f"V8 heap of {whose} after a full GC (DevTools protocol)",
+                f"{name} JS heap growth without compiled code, {where} [%]",
+                s[f"{prefix}_js_objects"]["growth_pct"],
+                note=f"V8 heap of {whose} after a full GC (DevTools protocol) minus V8's "
+                "compiled code (heap snapshot); the whole heap's growth is in the memory table",
             ),
             _target(
                 f"{name} ArrayBuffer memory growth, {where} [%]",

@@ -195,8 +195,10 @@ MEMORY_ROWS = {
     "wasm_heap": "Pyodide WASM heap (MB)",
     "ort_wasm_heap": "ORT WASM heap (MB)",
     "worker_js_heap": "worker JS heap (MB)",
+    "worker_js_objects": "worker JS heap without compiled code (MB)",
     "worker_array_buffers": "worker ArrayBuffers (MB)",
     "ort_worker_js_heap": "ORT worker JS heap (MB)",
+    "ort_worker_js_objects": "ORT worker JS heap without compiled code (MB)",
     "ort_worker_array_buffers": "ORT worker ArrayBuffers (MB)",
 }
 
@@ -239,7 +241,10 @@ def memory_md(section: dict) -> str:
         "shows as growth. Workers have no `performance.memory` in Chrome, so the JS heap of "
         "each worker (the inference worker, and ORT's own) and its ArrayBuffer memory outside "
         "that heap (WASM memories excluded) come from the DevTools protocol after a full GC "
-        "(`Runtime.getHeapUsage`)."
+        "(`Runtime.getHeapUsage`). V8 keeps adding optimised code for hot functions for a "
+        "thousand runs or more; that code is bounded, so the JS-heap targets judge the heap "
+        "without it: a heap snapshot's `code` nodes, taken at both ends only (max = the larger "
+        "end)."
     )
     return "\n\n".join(
         [f"## Memory ({options['runs']} classifications)", intro, table(header, rows), notes]
