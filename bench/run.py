@@ -54,10 +54,10 @@ from benchlib.report import (
     targets_text,
 )
 from benchlib.server import serve
-from benchlib.steady import Config, Plan, browser_config
+from benchlib.steady import Config, Plan, browser_config, merge_pages
 
-FULL = {"runs": 50, "loads": 5, "ready_runs": 20, "warmup": 3, "drop": 32}
-QUICK = {"runs": 5, "loads": 2, "ready_runs": 2, "warmup": 1, "drop": 8}
+FULL = {"runs": 50, "loads": 5, "ready_runs": 20, "warmup": 3, "drop": 32, "pages": 3}
+QUICK = {"runs": 5, "loads": 2, "ready_runs": 2, "warmup": 1, "drop": 8, "pages": 1}
 THREADS = (1, 2)
 BROWSER_PIPELINES = ("product", "plain-js")
 # The sections --only can pick, each with a --no-<name>.
@@ -80,6 +80,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--warmup", type=int, help="discarded runs after the first one (3)")
     ap.add_argument("--drop", type=int, help="images dropped at once for throughput (32)")
+    ap.add_argument(
+        "--pages",
+        type=int,
+        help="pages per browser configuration, interleaved; the runs are split among them (3)",
+    )
     ap.add_argument("--out", type=Path, default=BENCH / "results", help="output folder")
     ap.add_argument(
         "--models",
@@ -153,9 +158,13 @@ def run_browser(
                 pairs_n = max(args.loads, args.ready_runs)
                 log(f"cold start: {pairs_n} first visits + {pairs_n} revisits")
                 out["pairs"] = visit_pairs(browser, base_url, pairs_n, log=log)
+                pages = [
+                    (config, browser_config(browser, base_url, config, plan, log))
+                    for config in browser_configs(base_url, images, plan.pages)
+                ]
                 out["configs"] = [
-                    browser_config(browser, base_url, config, plan, log)
-                    for config in browser_configs(base_url, images)
+                    merge_pages([record for c, record in pages if c == config])
+                    for config in browser_configs(base_url, images, 1)
                 ]
             if mplan:
                 started = time.monotonic()
@@ -204,12 +213,17 @@ def run_models(browser: dict, mplan: ModelPlan, photos: dict[str, Path]) -> dict
     return section
 
 
-def browser_configs(base_url: str, images: dict[str, BenchImage]) -> list[Config]:
-    """Every browser configuration; the pipelines alternate so that noise hits both alike."""
+def browser_configs(base_url: str, images: dict[str, BenchImage], pages: int) -> list[Config]:
+    """Every browser configuration ``pages`` times, in the order the pages are measured.
+
+    The pipelines alternate page by page, so that noise (load, and how fast onnxruntime-web
+    happens to run in one page) hits both alike.
+    """
     return [
         Config(pipeline, threads, name, f"{base_url}bench-inputs/{image.path.name}")
         for threads in THREADS
         for name, image in images.items()
+        for _ in range(pages)
         for pipeline in BROWSER_PIPELINES
     ]
 
@@ -239,7 +253,7 @@ def assemble(args, machine, images, browser: dict, native: list[dict]) -> dict:
         throughput_row(c, find(summaries, c["pipeline"], c["threads"], c["image"])) for c in configs
     ]
     loads = browser["pairs"]["first_visit"] + browser["pairs"]["revisit"]
-    loads += [c["load"] for c in configs if c["pipeline"] == "product"]
+    loads += [load for c in configs if c["pipeline"] == "product" for load in c["loads"]]
     cold = cold_start_section(browser["pairs"])
     longest_load = max(load["longest_task_ms"] for load in loads)
     report = {
@@ -325,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     mplan = model_plan(args.quick, args.model_runs) if wants(args, "models") else None
     memplan = memory_plan(args.quick, args.memory_runs) if wants(args, "memory") else None
     photos = copy_photos(args.out / "inputs", mplan.photos) if mplan else {}
-    plan = Plan(runs=args.runs, warmup=args.warmup, drop=args.drop)
+    plan = Plan(runs=args.runs, warmup=args.warmup, drop=args.drop, pages=args.pages)
     browser = run_browser(args, images, plan, mplan, memplan)
     sections = {"models": run_models(browser, mplan, photos) if mplan else None}
     sections["memory"] = browser.get("memory")

@@ -263,6 +263,7 @@ def targets_md(targets: list[dict]) -> str:
 
 def markdown(report: dict) -> str:
     """The whole report as Markdown."""
+    pages = report["options"].get("pages", 1)
     summaries = (
         report["steady_state"] + report["baselines"]["plain_js"] + report["baselines"]["native"]
     )
@@ -279,18 +280,23 @@ def markdown(report: dict) -> str:
         "## Time to ready",
         time_to_ready_md(report["time_to_ready"]),
         "Navigation start → `ready` resolved, from the same page loads as the cold start. "
-        "Each steady-state page below is one more first visit, for every pipeline:",
+        f"Each steady-state page below is one more first visit, for every pipeline "
+        f"(the median of its {pages} pages):",
         page_ready_md(summaries),
         "## Steady state per image (ms, p50 / p95)",
     ]
     for image in report["inputs"]:
         n = max((s["n"] for s in summaries if s["image"] == image), default=0)
-        parts += [f"### {image} JPEG ({n} runs per configuration)", steady_md(summaries, image)]
+        parts += [
+            f"### {image} JPEG ({n} runs per configuration, on {pages} pages)",
+            steady_md(summaries, image),
+        ]
     parts += [
         "overhead = total − ORT run − decode. ORT run is `timings_detail_ms.ort_run` when "
         "results carry it (native: bare `session.run`). Marked * is an estimate: plain-JS "
         "`session.run` median at the same threads, capped at each sample's inference.",
         "## Throughput (images dropped at once)",
+        f"One drop per page; wall time of the median of the {pages} pages.",
         throughput_md(report["throughput"]),
         *([memory_md(report["memory"])] if "memory" in report else []),
         "## Targets",

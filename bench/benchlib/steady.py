@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from benchlib.browser import Harness, fresh_context, longest
@@ -10,11 +11,21 @@ from benchlib.loads import measure_load, retry_once
 
 @dataclass(frozen=True)
 class Plan:
-    """How many classifications to run per configuration."""
+    """How many classifications to run per configuration, on how many pages.
+
+    ``runs`` steady runs are split among ``pages`` pages (rounded up); each page warms up
+    with ``warmup`` runs and drops ``drop`` images once.
+    """
 
     runs: int
     warmup: int
     drop: int
+    pages: int = 1
+
+    @property
+    def runs_per_page(self) -> int:
+        """Steady runs on each page."""
+        return math.ceil(self.runs / self.pages)
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ def _measure(browser, base_url: str, config: Config, plan: Plan) -> dict:
         start = harness.now()
         [first] = harness.run(image, 1)
         warmup = harness.run(image, plan.warmup)
-        samples = harness.run(image, plan.runs)
+        samples = harness.run(image, plan.runs_per_page)
         drop = harness.drop(image, plan.drop)
         tasks = harness.long_tasks(start)
         if harness.errors:
@@ -69,4 +80,39 @@ def _measure(browser, base_url: str, config: Config, plan: Plan) -> dict:
         "drop": {"images": plan.drop, **drop},
         "longest_task_ms": longest(tasks),
         "long_tasks": tasks,
+    }
+
+
+def merge_pages(records: list[dict]) -> dict:
+    """One configuration's record from its pages (each from :func:`browser_config`).
+
+    Samples and long tasks are pooled. The load and the first classification are the
+    median page's (by time to ready, by first total); ``loads`` and ``firsts`` keep every
+    page's. The drop's wall time is the median page's, its results are pooled.
+    """
+    first = records[0]
+    if len(records) == 1:
+        return {**first, "pages": 1, "loads": [first["load"]], "firsts": [first["first"]]}
+    loads = [r["load"] for r in records]
+    firsts = [r["first"] for r in records]
+    drops = [r["drop"] for r in records]
+    middle = (len(records) - 1) // 2
+    return {
+        **{k: first[k] for k in ("pipeline", "threads", "actual_threads", "image")},
+        "pages": len(records),
+        "load": sorted(loads, key=lambda load: load["page_ready_ms"])[middle],
+        "loads": loads,
+        "first": sorted(firsts, key=lambda f: f["timings_ms"]["total"])[middle],
+        "firsts": firsts,
+        "warmup": [w for r in records for w in r["warmup"]],
+        "samples": [x for r in records for x in r["samples"]],
+        "drop": {
+            "images": first["drop"]["images"],
+            "wall_ms": sorted(d["wall_ms"] for d in drops)[middle],
+            "walls_ms": [d["wall_ms"] for d in drops],
+            "results": [x for d in drops for x in d["results"]],
+        },
+        "longest_task_ms": max(r["longest_task_ms"] for r in records),
+        "long_tasks": [t for r in records for t in r["long_tasks"]],
+        "retried_errors": [e for r in records for e in r["retried_errors"]],
     }
