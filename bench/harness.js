@@ -119,14 +119,21 @@ export async function loadModel(id) {
 }
 
 /**
- * Main-thread long tasks recorded by init-longtasks.js.
+ * Main-thread long tasks recorded by init-longtasks.js, each with the scripts of the long
+ * animation frames it overlaps (which script ran, how long, and how much of that was compile).
  * @param {number} [since=0] keep tasks that started at or after this performance.now() time
  * @param {number} [until=Infinity] and before this one
- * @returns {{start: number, duration: number}[]}
+ * @returns {{start: number, duration: number, scripts: object[]}[]}
  */
 export function longTasks(since = 0, until = Infinity) {
   const all = globalThis.__benchLongTasks ?? [];
-  return all.filter((t) => t.start >= since && t.start < until).map(({ start, duration }) => ({ start, duration }));
+  const frames = globalThis.__benchLongFrames ?? [];
+  return all
+    .filter((t) => t.start >= since && t.start < until)
+    .map(({ start, duration }) => {
+      const overlapping = frames.filter((f) => f.start < start + duration && f.end > start);
+      return { start, duration, scripts: overlapping.flatMap((f) => f.scripts) };
+    });
 }
 
 function requireInput(name) {

@@ -104,7 +104,7 @@ class Harness:
         return self.page.evaluate("() => window.bench.now()")
 
     def long_tasks(self, since: float = 0.0, until: float | None = None) -> list[dict]:
-        """Main-thread long tasks (start, duration) that started in ``[since, until)``."""
+        """Main-thread long tasks (start, duration, scripts) that started in ``[since, until)``."""
         return self.page.evaluate(
             "([s, u]) => window.bench.longTasks(s, u ?? Infinity)", [since, until]
         )
