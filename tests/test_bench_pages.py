@@ -48,7 +48,9 @@ def test_three_pages_pool_samples_and_take_the_median_page():
 def test_one_page_is_kept_as_it_is():
     one = page(3000, 80, 2100, "a")
     merged = merge_pages([one])
-    assert merged["samples"] == one["samples"] and merged["drop"] == one["drop"]
+    assert merged["samples"] == one["samples"] and merged["warmup"] == one["warmup"]
+    assert merged["load"] == one["load"] and merged["first"] == one["first"]
+    assert merged["drop"] == {**one["drop"], "walls_ms": [2100]}
     assert merged["pages"] == 1 and merged["loads"] == [one["load"]]
 
 

@@ -91,8 +91,6 @@ def merge_pages(records: list[dict]) -> dict:
     page's. The drop's wall time is the median page's, its results are pooled.
     """
     first = records[0]
-    if len(records) == 1:
-        return {**first, "pages": 1, "loads": [first["load"]], "firsts": [first["first"]]}
     loads = [r["load"] for r in records]
     firsts = [r["first"] for r in records]
     drops = [r["drop"] for r in records]
