@@ -89,6 +89,10 @@ def test_cold_start_and_time_to_ready(bench):
         ready = report["time_to_ready"][kind]
         assert is_number(ready["median"]) and is_number(ready["p95"])
         assert len(ready["samples_ms"]) == report["time_to_ready"]["loads"]
+    # Each first visit waited for its newly launched browser to go idle (benchlib.idle).
+    for sample in cold["first_visit"]["samples"]:
+        assert sample["browser_idle"]["waited_ms"] >= 250
+        assert isinstance(sample["browser_idle"]["idle"], bool)
 
 
 @pytest.mark.parametrize("section", ["steady_state", "plain_js", "native"])

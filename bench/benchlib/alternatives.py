@@ -106,7 +106,7 @@ def measure_alternatives(browser, base_url: str, loads: int, log=print) -> dict:
     samples = {name: {visit: [] for visit in VISITS} for name in ALTERNATIVES}
     for i in range(loads):
         for name, (experiment, _) in ALTERNATIVES.items():
-            with persistent_profile(browser) as context:
+            with persistent_profile(browser) as (context, _):
                 pipeline = PIPELINES.get(name, "product")
                 query = f"pipeline={pipeline}&experiment={quote(json.dumps(experiment))}"
                 if name in WITH_SERVICE_WORKER:

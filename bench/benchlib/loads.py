@@ -18,6 +18,7 @@ from benchlib.browser import (
     Harness,
     longest,
 )
+from benchlib.idle import wait_for_browser_idle
 from benchlib.stats import summarize
 
 
@@ -39,7 +40,11 @@ def measure_load(harness: Harness) -> dict:
 
 @contextmanager
 def persistent_profile(browser):
-    """A browser context in a new on-disk profile (empty caches), removed afterwards."""
+    """A browser in a new on-disk profile (empty caches), removed afterwards.
+
+    Yields ``(context, idle)`` once the new browser has finished starting up (see
+    benchlib.idle); ``idle`` says how long that took.
+    """
     with tempfile.TemporaryDirectory(prefix="edge-infer-bench-profile-") as profile:
         context = browser.browser_type.launch_persistent_context(
             profile, executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
@@ -47,16 +52,16 @@ def persistent_profile(browser):
         try:
             context.set_default_timeout(READY_TIMEOUT_MS)
             context.add_init_script(path=str(LONG_TASKS_SCRIPT))
-            yield context
+            yield context, wait_for_browser_idle(profile)
         finally:
             context.close()
 
 
 def visit_pair(browser, base_url: str) -> tuple[dict, dict]:
     """One first visit in a new on-disk profile (empty caches), then one reload (revisit)."""
-    with persistent_profile(browser) as context:
+    with persistent_profile(browser) as (context, idle):
         harness = Harness.open(context, base_url, "product")
-        first = measure_load(harness)
+        first = {**measure_load(harness), "browser_idle": idle}
         harness.reload()
         return first, measure_load(harness)
 
