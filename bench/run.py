@@ -7,9 +7,11 @@ client API (``bench/harness.html``), plus a plain-JS pipeline in the same browse
 ``latest.md`` and ``latest.png`` to ``--out`` (default ``bench/results/``) and prints the
 Markdown and the targets. The models section measures every manifest model (size, load,
 steady inference at 1 and 2 threads, agreement with its family's fp32) in both hosts. The
-memory section classifies ``--memory-runs`` times in one page and judges heap growth.
+memory section classifies ``--memory-runs`` times in one page and judges heap growth. The
+product's pages also time ``--exact-runs`` classifications in exact preprocessing mode.
 
-    .venv/bin/python bench/run.py [--quick] [--runs N] [--loads N] [--ready-runs N] [--out DIR]
+    .venv/bin/python bench/run.py [--quick] [--runs N] [--exact-runs N] [--loads N]
+                                  [--ready-runs N] [--out DIR]
                                   [--no-models] [--model-runs N] [--no-memory] [--memory-runs N]
                                   [--only {models,memory}]
 """
@@ -27,7 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import BENCH
 from benchlib.alternatives import alternatives_markdown, measure_alternatives
-from benchlib.analysis import build_targets, find, summarize_config, throughput_row
+from benchlib.analysis import (
+    build_targets,
+    find,
+    summarize_config,
+    summarize_exact,
+    throughput_row,
+)
 from benchlib.browser import launch
 from benchlib.facts import loadavg, machine_facts
 from benchlib.inputs import BenchImage, make_inputs
@@ -56,8 +64,24 @@ from benchlib.report import (
 from benchlib.server import serve
 from benchlib.steady import Config, Plan, browser_config, merge_pages
 
-FULL = {"runs": 50, "loads": 5, "ready_runs": 20, "warmup": 3, "drop": 32, "pages": 3}
-QUICK = {"runs": 5, "loads": 2, "ready_runs": 2, "warmup": 1, "drop": 8, "pages": 1}
+FULL = {
+    "runs": 50,
+    "exact_runs": 50,
+    "loads": 5,
+    "ready_runs": 20,
+    "warmup": 3,
+    "drop": 32,
+    "pages": 3,
+}
+QUICK = {
+    "runs": 5,
+    "exact_runs": 2,
+    "loads": 2,
+    "ready_runs": 2,
+    "warmup": 1,
+    "drop": 8,
+    "pages": 1,
+}
 THREADS = (1, 2)
 BROWSER_PIPELINES = ("product", "plain-js")
 # The sections --only can pick, each with a --no-<name>.
@@ -74,6 +98,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few runs (used by the tests)")
     ap.add_argument("--runs", type=int, help="steady-state runs per configuration (50)")
+    ap.add_argument(
+        "--exact-runs",
+        type=int,
+        help="runs in exact preprocessing mode per product configuration, after the drop (50)",
+    )
     ap.add_argument("--loads", type=int, help="page loads per visit kind for cold start (5)")
     ap.add_argument(
         "--ready-runs", type=int, help="first visits and revisits for time to ready (20)"
@@ -124,7 +153,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for key, default in preset.items():
         if getattr(args, key) is None:
             setattr(args, key, default)
-        if getattr(args, key) < (0 if key in ("warmup", "ready_runs") else 1):
+        if getattr(args, key) < (0 if key in ("warmup", "ready_runs", "exact_runs") else 1):
             ap.error(f"--{key.replace('_', '-')} is too small: {getattr(args, key)}")
     return args
 
@@ -271,6 +300,11 @@ def assemble(args, machine, images, browser: dict, native: list[dict]) -> dict:
         "cold_start": cold,
         "time_to_ready": time_to_ready_section(browser["pairs"]),
         "steady_state": product,
+        "steady_state_exact": [
+            summarize_exact(c)
+            for c in configs
+            if c["pipeline"] == "product" and c.get("exact_samples")
+        ],
         "baselines": {"plain_js": plain, "native": [summarize_config(c) for c in native]},
         "throughput": throughput,
         "targets": build_targets(summaries, throughput, cold, longest_load),
@@ -339,7 +373,13 @@ def main(argv: list[str] | None = None) -> int:
     mplan = model_plan(args.quick, args.model_runs) if wants(args, "models") else None
     memplan = memory_plan(args.quick, args.memory_runs) if wants(args, "memory") else None
     photos = copy_photos(args.out / "inputs", mplan.photos) if mplan else {}
-    plan = Plan(runs=args.runs, warmup=args.warmup, drop=args.drop, pages=args.pages)
+    plan = Plan(
+        runs=args.runs,
+        warmup=args.warmup,
+        drop=args.drop,
+        pages=args.pages,
+        exact=args.exact_runs,
+    )
     browser = run_browser(args, images, plan, mplan, memplan)
     sections = {"models": run_models(browser, mplan, photos) if mplan else None}
     sections["memory"] = browser.get("memory")

@@ -22,6 +22,7 @@ SECTIONS = {
     "cold_start",
     "time_to_ready",
     "steady_state",
+    "steady_state_exact",
     "baselines",
     "throughput",
     "targets",
@@ -112,6 +113,31 @@ def test_steady_state_per_configuration(bench, section):
         assert row["labels"], "every configuration reports its top-1 labels"
         if section != "native":
             assert is_number(row["longest_task_ms"])
+
+
+def test_exact_mode_cost_per_configuration(bench):
+    report = bench["report"]
+    rows = report["steady_state_exact"]
+    assert {(r["threads"], r["image"]) for r in rows} == CONFIGS
+    for row in rows:
+        assert row["pipeline"] == "product-exact"
+        assert row["n"] == report["options"]["exact_runs"]
+        for stats in row["stages_ms"].values():
+            check_stats(stats)
+        # numpy's resize of the full-resolution pixels is real work next to fast mode's crop.
+        [fast] = [
+            r
+            for r in report["steady_state"]
+            if (r["threads"], r["image"]) == (row["threads"], row["image"])
+        ]
+        assert row["stages_ms"]["preprocess"]["median"] > fast["stages_ms"]["preprocess"]["median"]
+    for config in report["raw"]["browser_configs"]:
+        exact = {s["preprocess_mode"] for s in config["exact_samples"]}
+        assert exact == ({"exact"} if config["pipeline"] == "product" else set())
+        if config["pipeline"] == "product":
+            assert {s["preprocess_mode"] for s in config["samples"]} == {"fast"}
+    markdown = (bench["out"] / "latest.md").read_text()
+    assert "| edge-infer exact, 2t |" in markdown
 
 
 def test_throughput(bench):

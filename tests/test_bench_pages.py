@@ -23,6 +23,7 @@ def page(ready_ms: float, first_total: float, wall_ms: float, tag: str) -> dict:
         "warmup": [sample],
         "samples": [sample, sample],
         "drop": {"images": 32, "wall_ms": wall_ms, "results": [sample] * 32},
+        "exact_samples": [{"label": tag, "timings_ms": {"total": 20.0}}],
         "longest_task_ms": ready_ms / 100,
         "long_tasks": [{"start": 1.0, "duration": ready_ms / 100}],
         "retried_errors": [],
@@ -42,6 +43,7 @@ def test_three_pages_pool_samples_and_take_the_median_page():
     assert merged["drop"]["wall_ms"] == 2000
     assert merged["drop"]["walls_ms"] == [2100, 1900, 2000]
     assert len(merged["drop"]["results"]) == 96
+    assert [s["label"] for s in merged["exact_samples"]] == ["a", "b", "c"]
     assert merged["longest_task_ms"] == 40 and len(merged["long_tasks"]) == 3
 
 
@@ -52,8 +54,11 @@ def test_one_page_is_kept_as_it_is():
     assert merged["load"] == one["load"] and merged["first"] == one["first"]
     assert merged["drop"] == {**one["drop"], "walls_ms": [2100]}
     assert merged["pages"] == 1 and merged["loads"] == [one["load"]]
+    assert merged["exact_samples"] == one["exact_samples"]
 
 
 def test_runs_are_split_among_pages_rounding_up():
     assert Plan(runs=50, warmup=3, drop=32, pages=3).runs_per_page == 17
     assert Plan(runs=5, warmup=1, drop=8).runs_per_page == 5
+    assert Plan(runs=50, warmup=3, drop=32, pages=3, exact=50).exact_per_page == 17
+    assert Plan(runs=5, warmup=1, drop=8).exact_per_page == 0

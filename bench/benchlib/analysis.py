@@ -79,6 +79,17 @@ def summarize_config(config: dict, reference_ms: float | None = None) -> dict:
     }
 
 
+def summarize_exact(config: dict) -> dict:
+    """Statistics of a product configuration's exact-mode runs, as pipeline ``product-exact``.
+
+    Its first run is the first exact one (exact mode's own cold start), on the first page.
+    """
+    samples = config["exact_samples"]
+    return summarize_config(
+        {**config, "pipeline": "product-exact", "samples": samples, "first": samples[0]}
+    )
+
+
 def throughput_row(config: dict, summary: dict) -> dict:
     """Images per second of the drop against the rate one steady classification implies."""
     drop = config["drop"]

@@ -103,11 +103,16 @@ class Harness:
         """Fetch benchmark images into Files inside the page (not timed)."""
         return self.page.evaluate("(urls) => window.bench.loadInputs(urls)", urls)
 
-    def run(self, name: str, count: int) -> list[dict]:
-        """Classify ``name`` ``count`` times in a row; one summary per run."""
+    def run(self, name: str, count: int, options: dict | None = None) -> list[dict]:
+        """Classify ``name`` ``count`` times in a row; one summary per run.
+
+        ``options`` go to ``classify`` (``{"preprocess": "exact"}``, for one).
+        """
         if count <= 0:
             return []
-        return self.page.evaluate("([n, c]) => window.bench.run(n, c)", [name, count])
+        return self.page.evaluate(
+            "([n, c, o]) => window.bench.run(n, c, o)", [name, count, options or {}]
+        )
 
     def drop(self, name: str, count: int) -> dict:
         """Classify ``name`` ``count`` times at once: ``{wall_ms, results}``."""

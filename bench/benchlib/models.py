@@ -122,10 +122,7 @@ def classify(harness: Harness, photo: str, count: int, model_id: str) -> list[di
     """Classify ``photo`` ``count`` times with ``model_id`` in exact mode; one summary each."""
     if count <= 0:
         return []
-    options = {"model": model_id, "preprocess": PREPROCESS}
-    return harness.page.evaluate(
-        "([n, c, o]) => window.bench.run(n, c, o)", [photo, count, options]
-    )
+    return harness.run(photo, count, {"model": model_id, "preprocess": PREPROCESS})
 
 
 def browser_model(

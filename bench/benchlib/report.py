@@ -21,7 +21,12 @@ STARTUP_LABELS = {
     "warmup": "warm-up",
     "ready": "ready (worker clock)",
 }
-PIPELINE_LABELS = {"product": "edge-infer", "plain-js": "plain JS", "native": "native ORT"}
+PIPELINE_LABELS = {
+    "product": "edge-infer",
+    "product-exact": "edge-infer exact",
+    "plain-js": "plain JS",
+    "native": "native ORT",
+}
 STAGE_COLOURS = {
     "decode": "#8fb3d9",
     "preprocess": "#f2b36f",
@@ -268,6 +273,10 @@ def markdown(report: dict) -> str:
         report["steady_state"] + report["baselines"]["plain_js"] + report["baselines"]["native"]
     )
     summaries.sort(key=lambda s: (s["image"], s["threads"], s["pipeline"]))
+    with_exact = sorted(
+        summaries + report.get("steady_state_exact", []),
+        key=lambda s: (s["image"], s["threads"], s["pipeline"]),
+    )
     parts = [
         "# edge-infer benchmark",
         machine_md(report),
@@ -289,12 +298,15 @@ def markdown(report: dict) -> str:
         n = max((s["n"] for s in summaries if s["image"] == image), default=0)
         parts += [
             f"### {image} JPEG ({n} runs per configuration, on {pages} pages)",
-            steady_md(summaries, image),
+            steady_md(with_exact, image),
         ]
     parts += [
         "overhead = total − ORT run − decode. ORT run is `timings_detail_ms.ort_run` when "
         "results carry it (native: bare `session.run`). Marked * is an estimate: plain-JS "
-        "`session.run` median at the same threads, capped at each sample's inference.",
+        "`session.run` median at the same threads, capped at each sample's inference. "
+        "*edge-infer exact* is `preprocess: 'exact'` on the same pages after the drop: the "
+        "browser decodes at full resolution and numpy does the antialiased resize (Pillow's); "
+        "its first run is the first in exact mode.",
         "## Throughput (images dropped at once)",
         f"One drop per page; wall time of the median of the {pages} pages.",
         throughput_md(report["throughput"]),
@@ -324,7 +336,10 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     summaries = (
-        report["steady_state"] + report["baselines"]["plain_js"] + report["baselines"]["native"]
+        report["steady_state"]
+        + report.get("steady_state_exact", [])
+        + report["baselines"]["plain_js"]
+        + report["baselines"]["native"]
     )
     images = list(report["inputs"])
     fig, axes = plt.subplots(len(images) + 1, 1, figsize=(10, 4.6 * (len(images) + 1)))

@@ -14,18 +14,26 @@ class Plan:
     """How many classifications to run per configuration, on how many pages.
 
     ``runs`` steady runs are split among ``pages`` pages (rounded up); each page warms up
-    with ``warmup`` runs and drops ``drop`` images once.
+    with ``warmup`` runs and drops ``drop`` images once. Then, on the product's pages only,
+    ``exact`` runs in exact preprocessing mode (numpy's antialiased resize of the
+    full-resolution pixels) are split among the pages the same way.
     """
 
     runs: int
     warmup: int
     drop: int
     pages: int = 1
+    exact: int = 0
 
     @property
     def runs_per_page(self) -> int:
         """Steady runs on each page."""
         return math.ceil(self.runs / self.pages)
+
+    @property
+    def exact_per_page(self) -> int:
+        """Exact-mode runs on each of the product's pages."""
+        return math.ceil(self.exact / self.pages)
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,9 @@ def browser_config(browser, base_url: str, config: Config, plan: Plan, log=print
     """Load ``config.pipeline`` in a fresh context and classify ``config.image`` repeatedly.
 
     Returns the raw record: the load, the first classification after ready, warm-up runs,
-    ``plan.runs`` steady runs, the drop of ``plan.drop`` images at once, and the longest
-    main-thread task while classifying. A page that never gets ready is retried once.
+    ``plan.runs`` steady runs, the drop of ``plan.drop`` images at once, the exact-mode runs
+    (product only), and the longest main-thread task while classifying. A page that never
+    gets ready is retried once.
     """
     log(f"steady: {config.pipeline}, {config.threads} threads, {config.image}")
     errors: list[str] = []
@@ -63,6 +72,11 @@ def _measure(browser, base_url: str, config: Config, plan: Plan) -> dict:
         warmup = harness.run(image, plan.warmup)
         samples = harness.run(image, plan.runs_per_page)
         drop = harness.drop(image, plan.drop)
+        exact = (
+            harness.run(image, plan.exact_per_page, {"preprocess": "exact"})
+            if config.pipeline == "product"
+            else []
+        )
         tasks = harness.long_tasks(start)
         if harness.errors:
             raise RuntimeError(f"page errors in {harness.url}: {harness.errors}")
@@ -78,6 +92,7 @@ def _measure(browser, base_url: str, config: Config, plan: Plan) -> dict:
         "warmup": warmup,
         "samples": samples,
         "drop": {"images": plan.drop, **drop},
+        "exact_samples": exact,
         "longest_task_ms": longest(tasks),
         "long_tasks": tasks,
     }
@@ -110,6 +125,7 @@ def merge_pages(records: list[dict]) -> dict:
             "walls_ms": [d["wall_ms"] for d in drops],
             "results": [x for d in drops for x in d["results"]],
         },
+        "exact_samples": [x for r in records for x in r["exact_samples"]],
         "longest_task_ms": max(r["longest_task_ms"] for r in records),
         "long_tasks": [t for r in records for t in r["long_tasks"]],
         "retried_errors": [e for r in records for e in r["retried_errors"]],
