@@ -1,4 +1,4 @@
-"""benchlib.idle: the wait for a newly launched browser, on a real Chromium."""
+"""benchlib.idle: the bench's wait for Chromium to go quiet, on a real Chromium."""
 
 from __future__ import annotations
 
@@ -11,32 +11,33 @@ from helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 
+from benchlib import idle
 from benchlib.browser import CHROMIUM, CHROMIUM_FLAGS
-from benchlib.idle import _browser_pid, _tree_ticks, wait_for_browser_idle
 
 
-def test_waits_until_a_new_browser_is_quiet(playwright):
+def test_waits_until_a_newly_launched_browser_is_quiet(playwright):
     if not Path("/proc/self/stat").exists():
         pytest.skip("reads /proc")
     with tempfile.TemporaryDirectory(prefix="edge-infer-idle-") as profile:
+        before = idle.chromium_ticks()
         context = playwright.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
         )
         try:
-            root = _browser_pid(profile)
-            assert root is not None, "the browser for this profile was not found in /proc"
-            result = wait_for_browser_idle(profile)
-            # Start-up used CPU in the browser's child processes too (GPU, utility,
-            # renderer), and the wait saw it end.
-            fields = Path(f"/proc/{root}/stat").read_text().rsplit(")", 1)[1].split()
-            assert _tree_ticks(root) > int(fields[11]) + int(fields[12])
+            result = idle.wait_for_chromium_idle()
+            # The new browser's start-up used CPU, and the wait saw it end.
+            assert idle.chromium_ticks() > before
             assert result["idle"] is True
             assert result["waited_ms"] >= 500
         finally:
             context.close()
 
 
-def test_unknown_profile_falls_back_to_a_fixed_wait():
-    result = wait_for_browser_idle("/nonexistent/profile")
-    assert result == {"waited_ms": result["waited_ms"], "idle": False}
-    assert result["waited_ms"] >= 1400
+def test_without_proc_it_waits_a_fixed_time(monkeypatch):
+    def no_proc(path):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(idle.os, "listdir", no_proc)
+    result = idle.wait_for_chromium_idle()
+    assert result["idle"] is False
+    assert result["waited_ms"] >= idle.FALLBACK_S * 1000 - 50

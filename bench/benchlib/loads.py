@@ -18,7 +18,7 @@ from benchlib.browser import (
     Harness,
     longest,
 )
-from benchlib.idle import wait_for_browser_idle
+from benchlib.idle import wait_for_chromium_idle
 from benchlib.stats import summarize
 
 
@@ -52,7 +52,7 @@ def persistent_profile(browser):
         try:
             context.set_default_timeout(READY_TIMEOUT_MS)
             context.add_init_script(path=str(LONG_TASKS_SCRIPT))
-            yield context, wait_for_browser_idle(profile)
+            yield context, wait_for_chromium_idle()
         finally:
             context.close()
 

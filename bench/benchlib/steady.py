@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from benchlib.browser import Harness, fresh_context, longest
+from benchlib.idle import wait_for_chromium_idle
 from benchlib.loads import measure_load, retry_once
 
 
@@ -62,10 +63,11 @@ def browser_config(browser, base_url: str, config: Config, plan: Plan, log=print
 
 def _measure(browser, base_url: str, config: Config, plan: Plan) -> dict:
     image = config.image
+    idle = wait_for_chromium_idle()  # the previous page's teardown must not share the load
     context = fresh_context(browser)
     try:
         harness = Harness.open(context, base_url, config.pipeline, config.threads)
-        load = measure_load(harness)
+        load = {**measure_load(harness), "browser_idle": idle}
         harness.load_inputs({image: config.url})
         start = harness.now()
         [first] = harness.run(image, 1)
