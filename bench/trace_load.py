@@ -7,8 +7,9 @@ Opens the product's harness page ``--loads`` times, each in a fresh context of o
 Chromium (as the steady-state pages do, after Chromium has gone quiet), records a Chromium
 trace of each load until ``ready``, and prints the renderer main thread's tasks of 15 ms or
 more: ``dur`` (wall time, what the Long Tasks API measures) and ``tdur`` (the thread's CPU
-time), and the same for the evaluation of the harness's module graph. Where ``dur`` is far
-above ``tdur``, the thread was waiting for a core.
+time), and the same for module evaluations. Where ``dur`` is far above ``tdur``, the thread
+was waiting for a core. The first load of a run also carries tracing's start-up in a new
+browser (its tasks had several times the CPU time of the later loads'), so read loads 2 on.
 """
 
 from __future__ import annotations

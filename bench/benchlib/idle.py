@@ -1,8 +1,8 @@
 """Wait for Chromium to go idle before the bench opens a page it measures.
 
-On this machine's 2 cores, a main-thread task of the page with 5-18 ms of CPU took 20-100 ms
-of wall time while other Chromium processes were busy (trace events: ``dur`` against
-``tdur``). Two bench habits made them busy at the worst moment:
+On this machine's 2 cores, a main-thread task's wall time is mostly waiting for a core
+(``bench/trace_load.py`` prints wall against CPU time), and the Long Tasks API measures wall
+time. Two bench habits kept other Chromium processes busy at the worst moment:
 
 - each first visit launches a new browser (a new on-disk profile), whose own start-up keeps
   both cores busy for about a second after launch;

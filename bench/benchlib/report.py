@@ -272,11 +272,9 @@ def markdown(report: dict) -> str:
     summaries = (
         report["steady_state"] + report["baselines"]["plain_js"] + report["baselines"]["native"]
     )
-    summaries.sort(key=lambda s: (s["image"], s["threads"], s["pipeline"]))
-    with_exact = sorted(
-        summaries + report.get("steady_state_exact", []),
-        key=lambda s: (s["image"], s["threads"], s["pipeline"]),
-    )
+    order = lambda s: (s["image"], s["threads"], s["pipeline"])  # noqa: E731
+    summaries.sort(key=order)
+    with_exact = sorted(summaries + report.get("steady_state_exact", []), key=order)
     parts = [
         "# edge-infer benchmark",
         machine_md(report),
