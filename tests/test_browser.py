@@ -207,7 +207,7 @@ def test_browser_matches_cpython_on_the_same_pixels(app, mode):
     out = app.page.evaluate(PARITY_JS, {"f": payload, "mode": mode})
     rgba = np.frombuffer(base64.b64decode(out["rgba"]), dtype=np.uint8)
     pixels = rgba.reshape(out["height"], out["width"], 4)
-    native = create_pipeline(load_manifest(MANIFEST), MODELS, threads=1).classify_sync(pixels)
+    native = create_pipeline(load_manifest(MANIFEST), MODELS, threads=1).classify(pixels)
     browser = out["result"]
     assert browser["preprocess_mode"] == mode
     assert [r["index"] for r in browser["top_k"]] == [r["index"] for r in native["top_k"]]

@@ -25,7 +25,7 @@ def pipeline(model_id):
 def top_k(model_id, image):
     """Top-5 ``[(label, probability)]`` of one model on one photo (sessions are cached)."""
     pixels, _ = decode_file(photo(image))
-    result = pipeline(model_id).classify_sync(pixels, top_k=5)
+    result = pipeline(model_id).classify(pixels, top_k=5)
     return [(r["label"], r["probability"]) for r in result["top_k"]]
 
 

@@ -16,6 +16,8 @@ from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, photo
 RESULT_KEYS = {
     "label",
     "confidence",
+    "image",
+    "preprocess_mode",
     "latency_ms",
     "model_version",
     "top_k",
@@ -33,7 +35,7 @@ def pipeline():
 
 def classify(pipeline, name):
     pixels, decode_ms = decode_file(photo(name))
-    return pipeline.classify_sync(pixels, top_k=5, decode_ms=decode_ms)
+    return pipeline.classify(pixels, top_k=5, decode_ms=decode_ms)
 
 
 def test_result_shape(pipeline):
@@ -43,6 +45,8 @@ def test_result_shape(pipeline):
     assert all(v >= 0 for v in result["timings_ms"].values())
     assert result["model"] == {"id": pipeline.model.id, "version": pipeline.model.version}
     assert result["runtime"]["host"] == "cpython"
+    assert result["image"] == {"width": 451, "height": 300}  # chelsea.png
+    assert result["preprocess_mode"] == "exact"
     assert len(result["top_k"]) == 5
     assert result["label"] == result["top_k"][0]["label"]
     assert result["confidence"] == result["top_k"][0]["probability"]
@@ -64,8 +68,8 @@ def test_real_photos(pipeline, image, expected):
 def test_threads_do_not_change_the_answer(pipeline):
     two = create_pipeline(load_manifest(MANIFEST), MODELS, threads=2)
     pixels, _ = decode_file(photo("coffee.png"))
-    a = pipeline.classify_sync(pixels)["top_k"]
-    b = two.classify_sync(pixels)["top_k"]
+    a = pipeline.classify(pixels)["top_k"]
+    b = two.classify(pixels)["top_k"]
     assert [r["index"] for r in a] == [r["index"] for r in b]
     np.testing.assert_allclose(
         [r["probability"] for r in a], [r["probability"] for r in b], atol=1e-5

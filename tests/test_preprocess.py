@@ -168,3 +168,21 @@ def test_bad_pixels_raise_clear_errors(pixels, message):
 def test_bad_output_buffer_is_refused():
     with pytest.raises(PreprocessError, match="C-contiguous float32"):
         preprocess(np.zeros((300, 300, 3), np.uint8), spec(), out=np.empty((1, 3, 224, 225)))
+
+
+def test_fast_mode_takes_pixels_resized_by_the_host_and_equals_exact_on_them():
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (256, 341, 4), dtype=np.uint8)
+    fast = preprocess(pixels, spec(), mode="fast")
+    np.testing.assert_array_equal(fast, preprocess(pixels, spec(), mode="exact"))
+
+
+@pytest.mark.parametrize("shape", [(768, 1024, 4), (255, 340, 4), (300, 451, 3)])
+def test_fast_mode_refuses_pixels_the_host_did_not_resize(shape):
+    with pytest.raises(PreprocessError, match="fast mode expects pixels whose shorter side is 256"):
+        preprocess(np.zeros(shape, np.uint8), spec(), mode="fast")
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(PreprocessError, match="mode must be one of exact, fast, got 'quick'"):
+        preprocess(np.zeros((256, 256, 3), np.uint8), spec(), mode="quick")

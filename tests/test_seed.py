@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 from edge_infer.manifest import load_manifest
-from edge_infer.seed import SeedRequestError, parse_seed_request
+from edge_infer.raw_rgb_request import RawRgbRequestError, parse_raw_rgb_request
 from helpers import CAT_LABELS, MANIFEST, ROOT, photo
 from PIL import Image
 
 
-def seed_request(name="chelsea.png", model_id=None, size=(96, 64)):
+def raw_rgb_request(name="chelsea.png", model_id=None, size=(96, 64)):
     image = Image.open(photo(name)).convert("RGB").resize(size)
     request = {
         "image_data": np.asarray(image).reshape(-1).tolist(),
@@ -27,7 +27,7 @@ def seed_request(name="chelsea.png", model_id=None, size=(96, 64)):
 
 
 def test_parse_gives_rgb_pixels_in_row_major_order():
-    pixels, model_id = parse_seed_request(
+    pixels, model_id = parse_raw_rgb_request(
         {"image_data": [1, 2, 3, 4, 5, 6], "width": 2, "height": 1, "model_id": "m"}
     )
     assert pixels.tolist() == [[[1, 2, 3], [4, 5, 6]]]
@@ -49,8 +49,8 @@ def test_parse_gives_rgb_pixels_in_row_major_order():
     ],
 )
 def test_parse_errors(request_, message):
-    with pytest.raises(SeedRequestError, match=re.escape(message)):
-        parse_seed_request(request_)
+    with pytest.raises(RawRgbRequestError, match=re.escape(message)):
+        parse_raw_rgb_request(request_)
 
 
 def run_serve_json(lines):
@@ -66,7 +66,7 @@ def run_serve_json(lines):
 
 def test_cli_serve_json_answers_each_line():
     default = load_manifest(MANIFEST).default_model
-    ok = seed_request(size=(224, 160))
+    ok = raw_rgb_request(size=(224, 160))
     proc = run_serve_json(
         [
             json.dumps(ok),
@@ -74,7 +74,7 @@ def test_cli_serve_json_answers_each_line():
             json.dumps({**ok, "model_id": "no-such-model"}),
             '{"image_data": [0, 0, NaN], "width": 1, "height": 1}',
             "not json",
-            json.dumps(seed_request("coffee.png", model_id=default, size=(224, 160))),
+            json.dumps(raw_rgb_request("coffee.png", model_id=default, size=(224, 160))),
         ]
     )
     answers = [json.loads(line) for line in proc.stdout.splitlines()]

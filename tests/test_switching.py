@@ -157,7 +157,7 @@ SEED_JS = """async (requests) => {
 }"""
 
 
-def test_seed_style_request_in_the_js_api(page, app_url):
+def test_raw_rgb_request_in_the_js_api(page, app_url):
     image = Image.open(photo("coffee.png")).convert("RGB").resize((224, 160))
     data = np.asarray(image).reshape(-1).tolist()
     ok = {"image_data": data, "width": 224, "height": 160, "model_id": BOOT_MODEL}

@@ -68,7 +68,7 @@ def test_each_variant_classifies_and_matches_cpython(zoo_page, model_id):
     if model_id in FP32_IDS:
         assert coffee["result"]["label"] == "espresso"
     # CPython on the same file, exact preprocessing in both hosts.
-    native = create_pipeline(MANIFEST_DATA, MODELS, model_id).classify_sync(
+    native = create_pipeline(MANIFEST_DATA, MODELS, model_id).classify(
         decode_file(photo("chelsea.png"))[0]
     )
     browser = cat["result"]

@@ -44,7 +44,7 @@ def _classify(pipeline, path: Path) -> dict:
 
     t0 = time.perf_counter()
     pixels, decode_ms = decode_file(path)
-    result = pipeline.classify_sync(pixels, top_k=5, decode_ms=decode_ms)
+    result = pipeline.classify(pixels, top_k=5, decode_ms=decode_ms)
     return {
         "label": result["label"],
         "confidence": result["confidence"],

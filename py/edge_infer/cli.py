@@ -84,7 +84,7 @@ def _classify(args, manifest, models_dir: Path) -> int:
     for path in args.images:
         try:
             pixels, decode_ms = decode_file(path)
-            result = pipeline.classify_sync(pixels, top_k=args.top_k, decode_ms=decode_ms)
+            result = pipeline.classify(pixels, top_k=args.top_k, decode_ms=decode_ms)
         except (DecodeError, ValueError) as exc:
             code = getattr(exc, "code", "E_INPUT")
             print(f"edge_infer: {exc} [{code}]", file=sys.stderr)
@@ -98,7 +98,7 @@ def _classify(args, manifest, models_dir: Path) -> int:
 def _serve_json(args, manifest, models_dir: Path) -> int:
     """Answer classic JSON requests line by line; errors are answers too, never a crash."""
     from edge_infer.hosts.native import ModelIntegrityError, create_pipeline
-    from edge_infer.seed import SeedRequestError, parse_seed_request
+    from edge_infer.raw_rgb_request import RawRgbRequestError, parse_raw_rgb_request
 
     pipelines = {}
     status = 0
@@ -111,14 +111,14 @@ def _serve_json(args, manifest, models_dir: Path) -> int:
             answer = _error("E_INPUT", f"not valid JSON: {exc.msg} (column {exc.colno})")
         else:
             try:
-                pixels, model_id = parse_seed_request(request)
+                pixels, model_id = parse_raw_rgb_request(request)
                 model = manifest.get(model_id)
                 if model.id not in pipelines:
                     pipelines[model.id] = create_pipeline(
                         manifest, models_dir, model.id, args.threads
                     )
-                answer = pipelines[model.id].classify_sync(pixels, top_k=args.top_k)
-            except SeedRequestError as exc:
+                answer = pipelines[model.id].classify(pixels, top_k=args.top_k)
+            except RawRgbRequestError as exc:
                 answer = _error(exc.code, str(exc))
             except ManifestError as exc:
                 answer = _error("E_MODEL_UNKNOWN", str(exc))

@@ -16,7 +16,12 @@ from edge_infer.manifest import PreprocessSpec
 
 
 class PreprocessError(ValueError):
-    """The pixels cannot be turned into a model input (bad shape, dtype or size)."""
+    """The pixels cannot be turned into a model input (bad shape, dtype, size or mode)."""
+
+
+#: ``exact``: numpy resizes the pixels as Pillow does. ``fast``: the host already resized the
+#: shorter side (the browser, while decoding), and numpy only crops and normalises.
+PREPROCESS_MODES = ("exact", "fast")
 
 
 def resized_size(height: int, width: int, shorter_side: int) -> tuple[int, int]:
@@ -145,24 +150,35 @@ def normalisation(spec: PreprocessSpec) -> tuple[np.ndarray, np.ndarray]:
 
 
 def preprocess(
-    pixels: np.ndarray, spec: PreprocessSpec, out: np.ndarray | None = None
+    pixels: np.ndarray, spec: PreprocessSpec, out: np.ndarray | None = None, mode: str = "exact"
 ) -> np.ndarray:
-    """Turn decoded pixels of any size into the model input tensor described by ``spec``.
+    """Turn decoded pixels into the model input tensor described by ``spec``.
 
     Args:
         pixels: uint8 array shaped ``(H, W, 4)`` RGBA, ``(H, W, 3)`` RGB, or ``(H, W)`` gray.
         spec: the model's preprocessing spec from the manifest.
         out: optional preallocated C-contiguous float32 array of the output shape to fill.
+        mode: one of :data:`PREPROCESS_MODES`. In ``exact`` mode pixels of any size are
+            resized here; in ``fast`` mode their shorter side must already be
+            ``spec.resize_shorter_side``.
 
     Returns:
         A C-contiguous float32 array shaped ``(1, 3, crop_height, crop_width)``.
 
     Raises:
-        PreprocessError: the pixels have the wrong type or shape, or ``out`` does not fit.
+        PreprocessError: the pixels have the wrong type or shape, ``out`` does not fit, the
+            mode is unknown, or ``fast`` pixels were not resized.
 
     """
+    if mode not in PREPROCESS_MODES:
+        raise PreprocessError(f"mode must be one of {', '.join(PREPROCESS_MODES)}, got {mode!r}")
     pixels = check_pixels(pixels)
     h, w = pixels.shape[:2]
+    if mode == "fast" and min(h, w) != spec.resize_shorter_side:
+        raise PreprocessError(
+            f"fast mode expects pixels whose shorter side is {spec.resize_shorter_side}, "
+            f"got {w}x{h}"
+        )
     ch, cw = spec.crop_height, spec.crop_width
     out_h, out_w = resized_size(h, w, spec.resize_shorter_side)
     if out_h < ch or out_w < cw:  # pragma: no cover - guarded by manifest validation

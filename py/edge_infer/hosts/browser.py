@@ -1,13 +1,14 @@
 """Pyodide host: inference is onnxruntime-web, run by the worker between two Python calls.
 
-The worker (``web/lib/worker.js``) creates a :class:`BrowserHost` and, per model, keeps views
-of two arrays Python reuses: the input tensor and the logits buffer. Per image it calls
+The worker (``web/lib/inference.js``) creates a :class:`BrowserHost` and, per model, keeps
+views of two arrays Python reuses: the input tensor and the logits buffer. Per image it calls
 :meth:`BrowserHost.begin` with the decoded RGBA pixels (preprocess into the input tensor),
 runs onnxruntime-web on its view of that tensor, copies the logits into the logits buffer and
-calls :meth:`BrowserHost.end` (postprocess). Both calls are synchronous: an async Python call
-from JavaScript costs two event-loop round trips (about 1 ms each in the worker), which would
-be most of the pipeline's overhead. Only scalars, the pixels and a JSON string cross the
-bridge per image; no PyProxy is made or destroyed.
+calls :meth:`BrowserHost.end` with what it measured; Python builds the whole result. Both
+calls are synchronous: an async Python call from JavaScript costs two event-loop round trips
+(about 1 ms each in the worker), which would be most of the pipeline's overhead. Only
+scalars, the pixels and JSON strings cross the bridge per image; no PyProxy is made or
+destroyed.
 """
 
 from __future__ import annotations
@@ -79,27 +80,57 @@ class BrowserHost:
         """The float32 array :meth:`end` reads the logits from (the same array always)."""
         return self._logits[model_id]
 
-    def begin(
-        self, model_id: str, rgba: Any, width: int, height: int, top_k: int, decode_ms: float
-    ) -> None:
+    def begin(self, model_id: str, rgba: Any, width: int, height: int, image_json: str) -> None:
         """Preprocess RGBA pixels (a JS ``Uint8ClampedArray``) into :meth:`input_tensor`.
+
+        Args:
+            model_id: a model added with :meth:`add_model`.
+            rgba: ``width * height * 4`` bytes, row-major.
+            width: the pixels' width.
+            height: the pixels' height.
+            image_json: JSON of ``{mode, top_k, decode_ms, source_width, source_height}``:
+                the preprocessing mode (checked here), classes to return, the time the
+                worker spent decoding, and the image's size before the browser resized it.
 
         The worker then runs the session on the tensor and calls :meth:`end` before the next
         ``begin`` for this model.
+
         """
+        image = json.loads(image_json)
         pixels = np.empty((height, width, 4), dtype=np.uint8)
         rgba.assign_to(pixels)
         pipeline = self.pipelines[model_id]
-        self._pending[model_id] = pipeline.start(pixels, top_k=top_k, decode_ms=decode_ms)
+        self._pending[model_id] = pipeline.start(
+            pixels,
+            top_k=image["top_k"],
+            decode_ms=image["decode_ms"],
+            mode=image["mode"],
+            source_size=(image["source_width"], image["source_height"]),
+        )
 
-    def end(self, model_id: str, inference_ms: float) -> str:
+    def end(self, model_id: str, measured_json: str) -> str:
         """Postprocess the logits the worker wrote into :meth:`logits_buffer`.
 
-        Returns the result as JSON text: one string crosses the bridge.
+        Args:
+            model_id: the model of the pending :meth:`begin`.
+            measured_json: JSON of what the worker measured, in ms: ``inference`` (its
+                inference stage: the engine call and the copies around it), ``ort_run``
+                (onnxruntime-web's ``run`` alone), ``queue_wait`` (time the image waited for
+                its turn) and ``before_begin`` (from its turn to :meth:`begin`).
+
+        Returns the whole result as JSON text: one string crosses the bridge.
+
         """
+        measured = json.loads(measured_json)
         pending = self._pending.pop(model_id)
-        result = pending.finish(self._logits[model_id], inference_ms=inference_ms)
-        return json.dumps(result)
+        return json.dumps(
+            pending.finish(
+                self._logits[model_id],
+                inference_ms=measured["inference"],
+                host_ms=measured["before_begin"],
+                detail_ms={"ort_run": measured["ort_run"], "queue_wait": measured["queue_wait"]},
+            )
+        )
 
     def abandon(self, model_id: str) -> None:
         """Drop :meth:`begin`'s pending image after inference failed."""

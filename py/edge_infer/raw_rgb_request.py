@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 
-class SeedRequestError(ValueError):
+class RawRgbRequestError(ValueError):
     """The request does not have the classic shape; ``code`` is a stable error code."""
 
     def __init__(self, message: str, code: str = "E_INPUT"):
@@ -19,43 +19,43 @@ class SeedRequestError(ValueError):
         self.code = code
 
 
-def parse_seed_request(request: Any) -> tuple[np.ndarray, str | None]:
+def parse_raw_rgb_request(request: Any) -> tuple[np.ndarray, str | None]:
     """Validate a classic request and return ``(pixels (H, W, 3) uint8, model_id)``.
 
     Raises:
-        SeedRequestError: a field is missing or mistyped, the pixel count does not match
+        RawRgbRequestError: a field is missing or mistyped, the pixel count does not match
             ``width * height * 3``, or a value is not a finite number in 0..255.
 
     """
     if not isinstance(request, dict):
-        raise SeedRequestError("request must be a JSON object")
+        raise RawRgbRequestError("request must be a JSON object")
     width, height = request.get("width"), request.get("height")
     for name, value in (("width", width), ("height", height)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SeedRequestError(f"{name} must be a positive integer, got {value!r}")
+            raise RawRgbRequestError(f"{name} must be a positive integer, got {value!r}")
     data = request.get("image_data")
     if not isinstance(data, list):
-        raise SeedRequestError("image_data must be a list of RGB values 0..255")
+        raise RawRgbRequestError("image_data must be a list of RGB values 0..255")
     expected = width * height * 3
     if len(data) != expected:
-        raise SeedRequestError(
+        raise RawRgbRequestError(
             f"image_data has {len(data)} values; width*height*3 = {width}*{height}*3 = {expected}"
         )
     model_id = request.get("model_id")
     if model_id is not None and not isinstance(model_id, str):
-        raise SeedRequestError(f"model_id must be a string, got {model_id!r}")
+        raise RawRgbRequestError(f"model_id must be a string, got {model_id!r}")
     try:
         values = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise SeedRequestError("image_data must contain only numbers") from exc
+        raise RawRgbRequestError("image_data must contain only numbers") from exc
     if values.ndim != 1:
-        raise SeedRequestError("image_data must be a flat list of numbers")
+        raise RawRgbRequestError("image_data must be a flat list of numbers")
     finite = np.isfinite(values)
     if not finite.all():
         index = int(np.argmin(finite))
-        raise SeedRequestError(f"image_data[{index}] is {values[index]}, not a finite number")
+        raise RawRgbRequestError(f"image_data[{index}] is {values[index]}, not a finite number")
     if values.min() < 0 or values.max() > 255:
         bad = int(np.argmax((values < 0) | (values > 255)))
-        raise SeedRequestError(f"image_data[{bad}] is {values[bad]}, outside 0..255")
+        raise RawRgbRequestError(f"image_data[{bad}] is {values[bad]}, outside 0..255")
     pixels = np.rint(values).astype(np.uint8).reshape(height, width, 3)
     return pixels, model_id
