@@ -7,7 +7,8 @@
  * Boots the vendored Pyodide under Node the way the worker does (snapshot, bytecode, site
  * bundle from web/vendor, so run `npm run setup` first) and times BrowserHost.begin
  * (preprocess a 341x256 RGBA image, the size the browser hands over for a 1024x768 photo) and
- * BrowserHost.end (softmax, top-5, JSON) plus JSON.parse, as the worker calls them:
+ * BrowserHost.end (softmax, top-5, the result as JSON) with the JSON the worker sends and
+ * parses, as web/lib/python-host.js calls them:
  *
  * - warm: back to back, so Python's code and data stay in the CPU caches;
  * - cold: after touching 64 MB, as onnxruntime-web's run does between begin and end in the
@@ -34,7 +35,7 @@ const pyodide = await loadPyodide({
   stdout: () => {},
 });
 const parts = readBundle(gunzipSync(read(vendor.bytecode.site_bundle)));
-for (const files of parts.values()) writeFiles(pyodide, files);
+for (const files of parts.values()) writeFiles(pyodide, vendor.pyodide.site_packages, files);
 
 const manifestText = readFileSync(`${ROOT}models/manifest.json`, 'utf8');
 const modelId = JSON.parse(manifestText).default_model;
@@ -56,12 +57,12 @@ function measure(cold) {
   for (let run = 0; run < runs; run += 1) {
     if (cold) for (let i = 0; i < evict.length; i += 8) evict[i] += 1; // one write per 64-byte line
     const t0 = performance.now();
-    begin(modelId, rgba, width, height, 5, 0);
+    begin(modelId, rgba, width, height, JSON.stringify({ mode: 'fast', top_k: 5, decode_ms: 0, source_width: 1024, source_height: 768 }));
     const t1 = performance.now();
     void input.data[0];
     logitsView.data.set(logits);
     const t2 = performance.now();
-    JSON.parse(end(modelId, 1));
+    JSON.parse(end(modelId, JSON.stringify({ inference: 1, ort_run: 1, queue_wait: 0, before_begin: 0 })));
     const t3 = performance.now();
     beginMs.push(t1 - t0);
     endMs.push(t3 - t2);

@@ -2,11 +2,12 @@
  * Benchmark harness page script. Loads one pipeline through its public client API and
  * exposes `window.bench` to bench/run.py (Playwright drives it with page.evaluate).
  *
- * Query string: `?pipeline=product|plain-js|python-only&threads=N` (threads omitted: the pipeline's
- * default). The classifier is created as soon as this module runs, like the app page does,
- * so `page_ready_ms` is navigation start to the `ready` promise resolving.
+ * Query string: `?pipeline=NAME&threads=N` (threads omitted: the pipeline's default), NAME one
+ * of FACTORIES below: the product, the plain-JS baseline, or a startup alternative built from
+ * the product's boot stages (bench/alternatives/, bench/python-only/), which can only boot.
+ * The classifier is created as soon as this module runs, like the app page does, so
+ * `page_ready_ms` is navigation start to the `ready` promise resolving.
  *
- * `&experiment=<JSON>` boots with a startup alternative (see bootRuntime's `experiment`).
  * `&sw=1` registers the app's service worker after ready, as the app page does, so that a
  * revisit is served from its cache (the "service worker" startup alternative).
  *
@@ -16,11 +17,17 @@
  */
 import { createClassifier } from '/edge-infer.js';
 import { registerOffline } from '/lib/offline.js';
-import { createPlainClassifier } from './plain-js/client.js';
-import { createPythonOnly } from './python-only/client.js';
+import { PlainClassifier, createPlainClassifier } from './plain-js/client.js';
 
-// python-only boots Pyodide's chain alone and cannot classify (a startup floor).
-const FACTORIES = { product: createClassifier, 'plain-js': createPlainClassifier, 'python-only': createPythonOnly };
+/** A startup alternative: a worker that speaks plain-js's messages and can only boot. */
+const bootOnly = (workerUrl, name) => (options) => new PlainClassifier({ ...options, workerUrl: new URL(workerUrl, import.meta.url), name });
+const FACTORIES = {
+  product: createClassifier,
+  'plain-js': createPlainClassifier,
+  'python-only': bootOnly('./python-only/worker.js', 'python-only'),
+  'ort-in-worker': bootOnly('./alternatives/ort-in-worker.js', 'ort-in-worker'),
+  snapshot: bootOnly('./alternatives/snapshot.js', 'snapshot'),
+};
 
 const params = new URLSearchParams(location.search);
 const pipeline = params.get('pipeline') ?? 'product';
@@ -30,8 +37,6 @@ if (!(pipeline in FACTORIES)) throw new Error(`unknown pipeline ${pipeline}`);
 const options = { threads };
 if (params.has('model')) options.model = params.get('model');
 if (params.has('max_models')) options.cache = { maxModels: Number(params.get('max_models')) };
-// Startup alternatives (bench/benchlib/alternatives.py): JSON for the worker's `_experiment`.
-if (params.has('experiment')) options._experiment = JSON.parse(params.get('experiment'));
 const classifier = FACTORIES[pipeline](options);
 const ready = classifier.ready.then((info) => ({ ...info, page_ready_ms: performance.now() }));
 ready.catch(() => {}); // reported when bench/run.py awaits it

@@ -33,32 +33,36 @@ if (!outDir) {
 const { loadPyodide } = await import(`${indexDir}/pyodide.mjs`);
 const pyodide = await loadPyodide({ indexURL: `${indexDir}/`, stdout: () => {}, stderr: (s) => console.error(s) });
 await pyodide.loadPackage(['numpy'], { messageCallback: () => {}, errorCallback: (s) => console.error(s) });
-pyodide.unpackArchive(new Uint8Array(readFileSync(wheelPath)), 'wheel', { extractDir: '/lib/python3.12/site-packages' });
+const sitePackages = pyodide.runPython('import site; site.getsitepackages()[0]');
+pyodide.unpackArchive(new Uint8Array(readFileSync(wheelPath)), 'wheel', { extractDir: sitePackages });
 
-// Exercise the browser host the way web/lib/worker.js does, so lazily imported modules count.
+// Exercise the browser host as web/lib/python-host.js does (both preprocessing modes), so
+// lazily imported modules count.
 const manifestText = readFileSync(manifestPath, 'utf8');
 const modelId = JSON.parse(manifestText).default_model;
 const hostModule = pyodide.pyimport('edge_infer.hosts.browser');
 const host = hostModule.BrowserHost(manifestText, JSON.stringify({ threads: 1 }));
 host.add_model(modelId);
-for (const [width, height] of [[256, 256], [300, 200]]) {
-  host.begin(modelId, new Uint8ClampedArray(width * height * 4).fill(200), width, height, 5, 0);
+for (const [width, height, mode] of [[256, 256, 'fast'], [300, 200, 'exact']]) {
+  const image = { mode, top_k: 5, decode_ms: 0, source_width: width, source_height: height };
+  host.begin(modelId, new Uint8ClampedArray(width * height * 4).fill(200), width, height, JSON.stringify(image));
   const logits = host.logits_buffer(modelId);
   const view = logits.getBuffer();
   view.data.set(new Float32Array(1000).map((_, i) => Math.sin(i)));
   view.release();
   logits.destroy();
-  JSON.parse(host.end(modelId, 1));
+  JSON.parse(host.end(modelId, JSON.stringify({ inference: 1, ort_run: 1, queue_wait: 0, before_begin: 0 })));
 }
 host.destroy();
 hostModule.destroy();
 
 pyodide.runPython(String.raw`
-import importlib.util, io, sys, zipfile
+import importlib.util, io, site, sys, zipfile
 from importlib._bootstrap_external import _code_to_hash_pyc
 
-STDLIB = "/lib/python312.zip/"
-SITE = "/lib/python3.12/site-packages/"
+STDLIB_ZIP = f"/lib/python{sys.version_info.major}{sys.version_info.minor}.zip"
+STDLIB = STDLIB_ZIP + "/"
+SITE = site.getsitepackages()[0] + "/"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 def pyc(source: bytes, path: str) -> bytes:
@@ -77,7 +81,7 @@ origins = sorted({
     and m.__spec__.origin.endswith(".py")
 })
 
-stdlib_in = zipfile.ZipFile("/lib/python312.zip")
+stdlib_in = zipfile.ZipFile(STDLIB_ZIP)
 stdlib_members = set(stdlib_in.namelist())
 stdlib_pyc = {o[len(STDLIB):] for o in origins if o.startswith(STDLIB)} & stdlib_members
 out = io.BytesIO()
@@ -90,13 +94,13 @@ with zipfile.ZipFile(out, "w") as z:
 stdlib_zip = out.getvalue()
 
 out = io.BytesIO()
-site = [o for o in origins if o.startswith(SITE)]
+site_origins = [o for o in origins if o.startswith(SITE)]
 with zipfile.ZipFile(out, "w") as z:
-    for origin in site:
+    for origin in site_origins:
         with open(origin, "rb") as f:
             z.writestr(entry(importlib.util.cache_from_source(origin)[len(SITE):]), pyc(f.read(), origin))
 site_zip = out.getvalue()
-counts = (len(stdlib_pyc), len(site))
+counts = (len(stdlib_pyc), len(site_origins))
 `);
 
 mkdirSync(outDir, { recursive: true });

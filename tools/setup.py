@@ -603,6 +603,12 @@ def ensure_vendor() -> None:
     say(f"updated ({time.monotonic() - t:.1f} s)" if changed else "ok (cached)")
 
 
+def pyodide_site_packages(lock: dict) -> str:
+    """Pyodide's site-packages folder, from the Python version its lock file names."""
+    major, minor = lock["info"]["python"].split(".")[:2]
+    return f"/lib/python{major}.{minor}/site-packages"
+
+
 def vendor_all(stamps: FileStamps) -> bool:
     """Fill web/vendor/; returns whether anything there changed."""
     changed = False
@@ -643,7 +649,11 @@ def vendor_all(stamps: FileStamps) -> bool:
     bytecode, bytecode_changed = vendor_bytecode(stamps, whl, numpy_wheel)
     changed |= bytecode_changed
     manifest = {
-        "pyodide": {"version": PYODIDE_VERSION, "index": "pyodide/"},
+        "pyodide": {
+            "version": PYODIDE_VERSION,
+            "index": "pyodide/",
+            "site_packages": pyodide_site_packages(lock),
+        },
         "numpy": {
             "version": numpy["version"],
             "file": f"pyodide/{numpy['file_name']}",

@@ -1,93 +1,61 @@
 """Startup alternatives: what each boot choice is worth, measured in the same run.
 
-Each alternative boots the product harness with an ``_experiment`` (see ``bootRuntime`` in
-``web/lib/worker.js`` and ``bootPyodide`` in ``web/lib/runtime/pyodide-loader.js``). Each load
-is a first visit in a new on-disk profile followed by a revisit (a reload), as in the cold-start
-section; loads are interleaved across alternatives, so machine load hits them alike. The
-section reports the median and p95 of time to ready and the Python chain's stages, for first
-visits and revisits.
+Each alternative is a pipeline of the harness (``bench/harness.js``): the product itself, or
+a worker in ``bench/alternatives/`` composed from the product's named boot stages
+(``web/lib/boot.js``, ``web/lib/runtime/pyodide-loader.js``). Each load is a first visit in a
+new on-disk profile followed by a revisit (a reload), as in the cold-start section; loads are
+interleaved across alternatives, so machine load hits them alike. The section reports the
+median and p95 of time to ready and the Python chain's stages, for first visits and revisits.
 
 Two rows are floors, not products: the Python chain alone and the plain-JS pipeline (the
 onnxruntime-web chain alone). The product waits for both chains, so neither target for time
 to ready can be met where a floor misses it.
+
+Alternatives measured in earlier runs and dropped are listed, with why, in bench/README.md.
 """
 
 from __future__ import annotations
-
-import json
-from urllib.parse import quote
 
 from benchlib.browser import Harness
 from benchlib.loads import persistent_profile
 from benchlib.stats import summarize
 
-# name -> (experiment, what it is). "shipped" is the default boot.
+# name -> (harness pipeline, what it is). "shipped" is the product's boot.
 ALTERNATIVES = {
     "shipped": (
-        {},
+        "product",
         "onnxruntime-web in its own worker, Pyodide booting at once beside it; precompiled "
         "bytecode, numpy and our package written from one bundle (extensions load on import)",
     ),
     "ORT in this worker": (
-        {"ortWorker": False},
-        "shipped, but onnxruntime-web in the inference worker beside Pyodide, loadPyodide "
-        "after ORT's session exists (the boot shipped before ORT got its own worker)",
+        "ort-in-worker",
+        "onnxruntime-web in the inference worker beside Pyodide, Python's chain after ORT's "
+        "session exists (the boot shipped before ORT got its own worker)",
     ),
     "service worker": (
-        {},
+        "product",
         "shipped, with the app's service worker registered after ready (as the app page "
         "does); the revisit waits until it is active, so it is served from its cache",
     ),
     "snapshot": (
-        {"snapshot": True},
+        "snapshot",
         "shipped, plus Pyodide's booted heap restored from a memory snapshot "
-        "(tools/make_snapshot.mjs), so CPython does not initialise",
-    ),
-    "wheels unpacked": (
-        {"numpy": "unpack"},
-        "numpy's wheel, ours and the bytecode zip unpacked by Pyodide (Python's zipfile)",
-    ),
-    "ORT in this worker, parallel": (
-        {"ortWorker": False, "parallelBoot": True},
-        "loadPyodide and onnxruntime-web's session creation at once, in the same worker",
-    ),
-    "no bytecode": (
-        {"bytecode": False},
-        "Pyodide's source-only stdlib and numpy (and so no snapshot: it needs the bytecode zip)",
-    ),
-    "numpy via loadPackage": (
-        {"numpy": "loadPackage"},
-        "pyodide.loadPackage compiles all 19 numpy extension modules up front",
-    ),
-    "previous boot": (
-        {"bytecode": False, "numpy": "loadPackage", "ortWorker": False, "parallelBoot": True},
-        "the first boot: sources only, loadPackage, one worker",
-    ),
-    "micropip": (
-        {
-            "bytecode": False,
-            "numpy": "loadPackage",
-            "ortWorker": False,
-            "parallelBoot": True,
-            "installer": "micropip",
-        },
-        "previous boot, our wheel installed with micropip",
+        "(tools/make_snapshot.mjs), so CPython does not initialise; ORT's worker is started "
+        "by the inference worker",
     ),
     "floor: Python chain alone": (
-        {},
+        "python-only",
         "not a product: the shipped Pyodide boot up to importing our package, with no "
         "onnxruntime-web, model or warm-up (bench/python-only/); no Python page is faster",
     ),
     "floor: plain JS": (
-        {},
+        "plain-js",
         "not a product: the plain-JS baseline (onnxruntime-web's session and a warm-up run, "
         "no Pyodide); the onnxruntime-web chain alone",
     ),
 }
-# Alternatives that are page options rather than the worker's ``_experiment``.
+# Alternatives that register the app's service worker.
 WITH_SERVICE_WORKER = {"service worker"}
-# Alternatives that load another pipeline of the harness than the product.
-PIPELINES = {"floor: Python chain alone": "python-only", "floor: plain JS": "plain-js"}
 STAGES = (
     "pyodide_wait",
     "pyodide_boot",
@@ -105,10 +73,9 @@ def measure_alternatives(browser, base_url: str, loads: int, log=print) -> dict:
     """``loads`` first visits and revisits per alternative, interleaved; medians of each."""
     samples = {name: {visit: [] for visit in VISITS} for name in ALTERNATIVES}
     for i in range(loads):
-        for name, (experiment, _) in ALTERNATIVES.items():
+        for name, (pipeline, _) in ALTERNATIVES.items():
             with persistent_profile(browser) as (context, _):
-                pipeline = PIPELINES.get(name, "product")
-                query = f"pipeline={pipeline}&experiment={quote(json.dumps(experiment))}"
+                query = f"pipeline={pipeline}"
                 if name in WITH_SERVICE_WORKER:
                     query += "&sw=1"
                 harness = Harness(context.new_page(), f"{base_url}bench/harness.html?{query}")
@@ -129,8 +96,8 @@ def measure_alternatives(browser, base_url: str, loads: int, log=print) -> dict:
                 f"{first['page_ready_ms']:.0f} ms, revisit {revisit['page_ready_ms']:.0f} ms"
             )
     out = {}
-    for name, (experiment, what) in ALTERNATIVES.items():
-        out[name] = {"experiment": experiment, "what": what}
+    for name, (pipeline, what) in ALTERNATIVES.items():
+        out[name] = {"pipeline": pipeline, "what": what}
         for visit in VISITS:
             runs = samples[name][visit]
             out[name][visit] = {

@@ -7,10 +7,10 @@ import { test } from 'node:test';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const VENDOR = `${ROOT}web/vendor/`;
-const SITE = '/lib/python3.12/site-packages';
 
 test('the runtime imports everything from precompiled bytecode', { timeout: 240_000 }, async () => {
   const vendor = JSON.parse(readFileSync(`${VENDOR}vendor.json`, 'utf8'));
+  const SITE = vendor.pyodide.site_packages;
   assert.ok(vendor.bytecode, 'vendor.json has no bytecode entry (run npm run setup)');
   const bytes = (entry) => new Uint8Array(readFileSync(VENDOR + entry.file));
   const { loadPyodide } = await import(`${VENDOR}pyodide/pyodide.mjs`);
@@ -23,16 +23,17 @@ test('the runtime imports everything from precompiled bytecode', { timeout: 240_
   const boot = pyodide.runPython(`
 import importlib.util, sys, zipfile
 from importlib._bootstrap_external import _classify_pyc
-z = zipfile.ZipFile("/lib/python312.zip")
+STDLIB_ZIP = f"/lib/python{sys.version_info.major}{sys.version_info.minor}.zip/"
+z = zipfile.ZipFile(STDLIB_ZIP.rstrip("/"))
 names = set(z.namelist())
 checked, missing, stale = 0, [], []
 for m in list(sys.modules.values()):
     origin = getattr(getattr(m, "__spec__", None), "origin", None)
-    if not (isinstance(origin, str) and origin.startswith("/lib/python312.zip/")):
+    if not (isinstance(origin, str) and origin.startswith(STDLIB_ZIP)):
         continue
     if not origin.endswith((".py", ".pyc")):
         continue
-    name = origin[len("/lib/python312.zip/"):].removesuffix("c")  # zipimport names the .pyc it used
+    name = origin[len(STDLIB_ZIP):].removesuffix("c")  # zipimport names the .pyc it used
     if name[:-3] + ".pyc" not in names:
         missing.append(name)
         continue

@@ -9,8 +9,8 @@ import { gunzipSync } from 'node:zlib';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const VENDOR = `${ROOT}web/vendor/`;
-const SITE = '/lib/python3.12/site-packages';
 const vendor = JSON.parse(readFileSync(`${VENDOR}vendor.json`, 'utf8'));
+const SITE = vendor.pyodide.site_packages;
 const manifestText = readFileSync(`${ROOT}models/manifest.json`, 'utf8');
 const modelId = JSON.parse(manifestText).default_model;
 const bytes = (entry) => new Uint8Array(readFileSync(VENDOR + entry.file));
@@ -35,7 +35,8 @@ function classify(pyodide) {
   host.add_model(modelId);
   const [width, height] = [341, 256];
   const rgba = new Uint8ClampedArray(width * height * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 37) % 251));
-  host.begin(modelId, rgba, width, height, 5, 0);
+  const image = { mode: 'fast', top_k: 5, decode_ms: 0, source_width: 1024, source_height: 768 };
+  host.begin(modelId, rgba, width, height, JSON.stringify(image));
   const input = host.input_tensor(modelId);
   const view = input.getBuffer();
   const tensorSum = view.data.reduce((a, b) => a + b, 0);
@@ -46,7 +47,7 @@ function classify(pyodide) {
   logitsView.data.set(new Float32Array(logitsView.data.length).map((_, i) => Math.sin(i * 0.37) * 4));
   logitsView.release();
   logits.destroy();
-  const result = JSON.parse(host.end(modelId, 1));
+  const result = JSON.parse(host.end(modelId, JSON.stringify({ inference: 1, ort_run: 1, queue_wait: 0, before_begin: 0 })));
   host.destroy();
   hostModule.destroy();
   return { tensorSum, top_k: result.top_k };

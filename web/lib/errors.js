@@ -71,3 +71,14 @@ export function errorToWire(err) {
 export function errorFromWire(wire) {
   return new EdgeInferError(wire.code, wire.message, wire.details);
 }
+
+/**
+ * The error a cancelled call rejects with; names the signal's reason when it gave one.
+ * @param {AbortSignal} [signal]
+ * @returns {EdgeInferError} code E_ABORTED
+ */
+export function abortError(signal) {
+  const reason = signal?.reason;
+  const why = reason instanceof Error && reason.name !== 'AbortError' ? `: ${reason.message}` : '';
+  return new EdgeInferError(ErrorCode.ABORTED, `the request was cancelled${why}`);
+}

@@ -4,10 +4,11 @@
  * the other end (runtime/ort-client.js) and is the only one that sends requests.
  *
  * ORT compiles, creates sessions and runs here, on a thread of its own, so that its startup
- * runs beside Pyodide's boot instead of taking turns with it on one thread. Message shapes
- * are owned by protocol.js; onnxruntime-web itself only by runtime/ort-backend.js.
+ * runs beside Pyodide's boot instead of taking turns with it on one thread. Its requests are
+ * declared in messages.js; onnxruntime-web itself is used only by runtime/ort-backend.js.
  */
 import { EdgeInferError, ErrorCode } from './errors.js';
+import { ORT_CONNECT, ORT_REQUESTS } from './messages.js';
 import { serveProtocol } from './protocol.js';
 import { countFetchedBytes } from './runtime/fetch-progress.js';
 import { watchFetchFailures } from './runtime/fetch-watch.js';
@@ -83,6 +84,7 @@ const handlers = {
     setTimeout(() => {
       throw new Error("edge-infer test hook: simulated crash of onnxruntime-web's worker");
     });
+    return new Promise(() => {}); // never answers: the page sees the worker die
   },
 
   /** onnxruntime-web's WASM heap in bytes (null unless loaded with `debug: true`). */
@@ -92,7 +94,7 @@ const handlers = {
 };
 
 self.addEventListener('message', (event) => {
-  if (event.data?.type === 'connect' && event.ports[0]) serveProtocol(handlers, event.ports[0]);
+  if (event.data?.type === ORT_CONNECT && event.ports[0]) serveProtocol(handlers, ORT_REQUESTS, event.ports[0]);
 });
 
 function sessionById(id) {

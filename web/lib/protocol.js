@@ -1,22 +1,25 @@
 /**
- * The worker protocol, both ends. The only module that knows message shapes.
+ * The worker protocol, both ends: how requests travel. What each request carries is declared
+ * in messages.js.
  *
  * Client -> worker: `{id, type, payload}`; `{type: 'cancel', id}` cancels request `id`.
  * Worker -> client: `{id, type: 'progress', progress}`, `{id, type: 'result', value}`,
  * or `{id, type: 'error', error: {code, message, details}}`. Errors are values: a request
  * always settles, with a result or a coded error, never by silence.
  */
-import { EdgeInferError, ErrorCode, errorFromWire, errorToWire } from './errors.js';
+import { EdgeInferError, ErrorCode, abortError, errorFromWire, errorToWire } from './errors.js';
 
 /** Client end: numbered requests over one Worker (or MessagePort), settled by its replies. */
 export class WorkerChannel {
   /**
    * @param {Worker|MessagePort} worker the worker, or a port whose other end it serves
+   * @param {readonly string[]} requests the request types it serves (messages.js)
    * @param {(reason: EdgeInferError) => void} [onCrash] called once if the worker dies (a
    *   port cannot tell: whoever owns its worker watches it)
    */
-  constructor(worker, onCrash) {
+  constructor(worker, requests, onCrash) {
     this.worker = worker;
+    this.requests = requests;
     this.nextId = 1;
     /** @type {Map<number, {resolve: Function, reject: Function, onProgress?: Function}>} */
     this.pending = new Map();
@@ -41,6 +44,7 @@ export class WorkerChannel {
    * @returns {Promise<any>}
    */
   request(type, payload, { signal, onProgress, transfer = [] } = {}) {
+    if (!this.requests.includes(type)) return Promise.reject(new EdgeInferError(ErrorCode.INTERNAL, `undeclared request type ${type}`));
     if (this.closed) return Promise.reject(this.closed);
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const id = this.nextId++;
@@ -90,11 +94,6 @@ export class WorkerChannel {
   }
 }
 
-function abortError(signal) {
-  const why = signal?.reason instanceof Error ? `: ${signal.reason.message}` : '';
-  return new EdgeInferError(ErrorCode.ABORTED, `the request was cancelled${why}`);
-}
-
 /**
  * Worker end: dispatch requests to handlers and always answer.
  *
@@ -103,9 +102,14 @@ function abortError(signal) {
  * transferred with the result instead of copied. Handlers run concurrently; a handler that
  * needs ordering awaits its own queue.
  * @param {Record<string, (payload: any, ctx: {id: number, progress: Function, signal: AbortSignal, transfer: Transferable[]}) => any>} handlers
+ *   one per declared request type
+ * @param {readonly string[]} requests the request types this worker serves (messages.js)
  * @param {DedicatedWorkerGlobalScope|MessagePort} [scope] where requests arrive (a port is started here)
+ * @throws {Error} when the handlers do not match the declared requests
  */
-export function serveProtocol(handlers, scope = self) {
+export function serveProtocol(handlers, requests, scope = self) {
+  const served = Object.keys(handlers).sort().join();
+  if (served !== [...requests].sort().join()) throw new Error(`handlers (${served}) do not match the declared requests (${requests})`);
   const controllers = new Map();
   scope.addEventListener('message', async (event) => {
     const { id, type, payload } = event.data ?? {};

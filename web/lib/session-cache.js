@@ -2,9 +2,7 @@
  * A least-recently-used cache of model sessions, bounded by count and by model bytes.
  * Switching back to a cached model costs nothing; an evicted session is released.
  */
-
-/** Default bounds: three models, or 96 MB of model files, whichever is hit first. */
-export const DEFAULT_CACHE = Object.freeze({ maxModels: 3, maxBytes: 96 * 1024 * 1024 });
+import { DEFAULTS } from './config.js';
 
 /**
  * @template S
@@ -19,7 +17,7 @@ export class SessionCache {
    * @param {number} [options.maxBytes] most model bytes kept; the newest model always stays
    * @param {(entry: CacheEntry<S>) => void} [options.onEvict] releases an evicted session
    */
-  constructor({ maxModels = DEFAULT_CACHE.maxModels, maxBytes = DEFAULT_CACHE.maxBytes, onEvict = () => {} } = {}) {
+  constructor({ maxModels = DEFAULTS.cache.maxModels, maxBytes = DEFAULTS.cache.maxBytes, onEvict = () => {} } = {}) {
     if (!(Number.isInteger(maxModels) && maxModels >= 1)) throw new RangeError(`maxModels must be an integer >= 1, got ${maxModels}`);
     if (!(maxBytes > 0)) throw new RangeError(`maxBytes must be > 0, got ${maxBytes}`);
     this.maxModels = maxModels;

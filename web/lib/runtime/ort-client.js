@@ -9,6 +9,7 @@
  * allocates 600 KB): transferring the view itself would detach Pyodide's memory.
  */
 import { EdgeInferError, ErrorCode } from '../errors.js';
+import { ORT_REQUESTS } from '../messages.js';
 import { WorkerChannel } from '../protocol.js';
 
 /**
@@ -23,7 +24,7 @@ import { WorkerChannel } from '../protocol.js';
  * @returns {Promise<OrtWorkerBackend>}
  */
 export async function connectOrtWorker({ port, ortUrl, threads, provider, debug = false }) {
-  const channel = new WorkerChannel(port);
+  const channel = new WorkerChannel(port, ORT_REQUESTS);
   try {
     const facts = await channel.request('load', { ortUrl: ortUrl.href, threads, provider, debug });
     return new OrtWorkerBackend(channel, facts, threads);
@@ -60,7 +61,7 @@ export class OrtWorkerBackend {
 
   /** Test hook: ORT's worker dies as a crash would (it honours this only with `debug`). */
   simulateCrash() {
-    this.channel.worker.postMessage({ type: 'crash' });
+    this.channel.request('crash', {}).catch(() => {}); // never answers: the page sees it die
   }
 
   /** Close the port to ORT's worker (pending calls reject); the page stops the worker. */

@@ -1,0 +1,167 @@
+/**
+ * The booted runtime of the inference worker: the Python host, onnxruntime-web's backend, one
+ * session per loaded model (an LRU cache), and the per-image path: decode a few images ahead,
+ * classify strictly in arrival order.
+ */
+import { LIMITS, checkPreprocess } from './config.js';
+import { decodeToRGBA } from './decode.js';
+import { EdgeInferError, ErrorCode } from './errors.js';
+import { fetchVerifiedModel, findModel } from './models.js';
+import { SessionCache } from './session-cache.js';
+
+export class InferenceRuntime {
+  /**
+   * @param {object} parts
+   * @param {object} parts.pyodide the Pyodide API (for memory facts)
+   * @param {import('./python-host.js').PythonHost} parts.python
+   * @param {object} parts.backend onnxruntime-web (ort-client.js's OrtWorkerBackend, or
+   *   ort-backend.js's OrtBackend in the same worker)
+   * @param {object} parts.manifest the parsed manifest
+   * @param {URL} parts.modelsUrl where the model files are
+   * @param {{maxModels: number, maxBytes: number}} parts.cache session cache bounds
+   * @param {boolean} parts.debug PyProxies are counted and the `crash` hook is honoured
+   */
+  constructor({ pyodide, python, backend, manifest, modelsUrl, cache, debug }) {
+    this.pyodide = pyodide;
+    this.python = python;
+    this.backend = backend;
+    this.manifest = manifest;
+    this.modelsUrl = modelsUrl;
+    this.debug = debug;
+    this.cache = new SessionCache({ ...cache, onEvict: (entry) => this.#release(entry) });
+    /** @type {Map<string, object>} model id -> session, as registered with Python */
+    this.sessions = new Map();
+    /** Settles when the last queued job does: classification is strictly in arrival order. */
+    this.queue = Promise.resolve();
+    this.decodes = new DecodeLimiter(LIMITS.decodesAhead);
+    /** `{runtime, model, startup_ms}`, set once the boot is complete (messages.js InitResult). */
+    this.info = null;
+    if (debug) pyodide._module.enable_pyproxy_allocation_tracing(); // every PyProxy from here on
+  }
+
+  /** Register the session created during boot with Python and the cache. */
+  addSession(model, session) {
+    this.#register(model, session);
+    this.cache.put(model, session);
+  }
+
+  /**
+   * The model's session, loaded (fetched, verified, created) on first use. A failed load
+   * (for example an integrity mismatch) leaves every cached model working.
+   * @returns {Promise<{model: object, cached: boolean}>}
+   */
+  async ensureModel(modelId, onBytes) {
+    const model = findModel(this.manifest, modelId);
+    const { cached } = await this.cache.acquire(model, async () => {
+      const bytes = await fetchVerifiedModel(this.modelsUrl, model, onBytes);
+      const session = await this.backend.createSession(bytes, model);
+      this.#register(model, session);
+      return session;
+    });
+    return { model, cached };
+  }
+
+  /**
+   * Make a model ready in queue order (messages.js LoadModelRequest).
+   * @param {string} modelId
+   * @param {(p: object) => void} onProgress ModelProgress reports
+   * @returns {Promise<object>} LoadModelResult
+   */
+  loadModel(modelId, onProgress) {
+    const spec = findModel(this.manifest, modelId);
+    return this.#enqueue(async () => {
+      const t0 = performance.now();
+      const onBytes = (loaded, total) => onProgress({ state: 'loading', stages: ['model'], model: spec.id, loaded, total });
+      const { cached } = await this.ensureModel(spec.id, onBytes);
+      return { id: spec.id, version: spec.version, name: spec.name, cached, ms: round(performance.now() - t0), cache: this.cache.stats() };
+    });
+  }
+
+  /**
+   * Decode one image and classify it (messages.js ClassifyRequest). Decoding starts at once,
+   * a few images ahead of the engine; classification runs in arrival order.
+   * @param {object} request ClassifyRequest
+   * @param {AbortSignal} signal aborts when the page cancels
+   * @returns {Promise<object>} ClassificationResult
+   */
+  classify({ image, name, model: modelId, topK, decodeMs = 0, preprocess }, signal) {
+    checkPreprocess(preprocess);
+    const received = performance.now();
+    const spec = findModel(this.manifest, modelId);
+    const decoded = this.decodes.run(async () => {
+      throwIfAborted(signal);
+      const resizeShorterSide = preprocess === 'fast' ? spec.preprocess.resize.shorter_side : undefined;
+      const t0 = performance.now();
+      const pixels = await decodeToRGBA(image, name, { resizeShorterSide });
+      return { pixels, ms: performance.now() - t0 };
+    });
+    decoded.catch(() => {}); // observed below, in order
+    return this.#enqueue(async () => {
+      throwIfAborted(signal);
+      const { pixels, ms } = await decoded;
+      const { model } = await this.ensureModel(spec.id);
+      const session = this.sessions.get(model.id);
+      const started = performance.now();
+      const totalDecodeMs = decodeMs + ms;
+      const facts = { mode: preprocess, topK, decodeMs: totalDecodeMs, queueWaitMs: Math.max(0, started - received - totalDecodeMs), started };
+      return this.python.classify(model.id, pixels, facts, (input) => session.run(input));
+    });
+  }
+
+  /** Memory facts for leak hunting (messages.js StatsResult). */
+  async stats() {
+    const mod = this.pyodide._module;
+    return {
+      wasm_heap_bytes: mod.HEAP8.length,
+      ort_wasm_heap_bytes: await this.backend.heapBytes(),
+      pyproxies: this.debug ? mod.pyproxy_alloc_map.size : null,
+      js_heap_bytes: performance.memory?.usedJSHeapSize ?? null,
+    };
+  }
+
+  #enqueue(job) {
+    const result = this.queue.then(job);
+    this.queue = result.catch(() => {});
+    return result;
+  }
+
+  #register(model, session) {
+    this.python.addModel(model.id);
+    this.sessions.set(model.id, session);
+  }
+
+  #release({ id, session }) {
+    this.python.removeModel(id);
+    this.sessions.delete(id);
+    session.release().catch((err) => console.warn(`releasing model ${id} failed: ${err.message}`));
+  }
+}
+
+/** Runs at most `limit` decodes at once; the rest wait their turn. */
+class DecodeLimiter {
+  constructor(limit) {
+    this.limit = limit;
+    this.running = 0;
+    this.waiters = [];
+  }
+
+  /** Run `decode` once fewer than `limit` decodes are running. */
+  async run(decode) {
+    while (this.running >= this.limit) await new Promise((resolve) => this.waiters.push(resolve));
+    this.running += 1;
+    try {
+      return await decode();
+    } finally {
+      this.running -= 1;
+      this.waiters.shift()?.();
+    }
+  }
+}
+
+function throwIfAborted(signal) {
+  if (signal.aborted) throw new EdgeInferError(ErrorCode.ABORTED, 'the request was cancelled');
+}
+
+function round(ms) {
+  return Math.round(ms * 100) / 100;
+}
