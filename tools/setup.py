@@ -47,9 +47,8 @@ VENV_PY = VENV / "bin" / "python"
 NODE_MODULES = ROOT / "node_modules"
 VENDOR = ROOT / "web" / "vendor"
 
-PYODIDE_VERSION = "0.27.7"
-ORT_VERSION = "1.30.0"
-NUMPY_VERSION = "2.0.2"
+# Versions are not repeated here: package-lock.json locks Pyodide and onnxruntime-web (see
+# npm_version), and Pyodide's own pyodide-lock.json names its numpy and CPython.
 
 PYODIDE_CORE = [
     "pyodide.mjs",
@@ -599,30 +598,67 @@ def ensure_vendor() -> None:
     say(f"updated ({time.monotonic() - t:.1f} s)" if changed else "ok (cached)")
 
 
+def npm_version(package: str) -> str:
+    """Return the version of ``package`` in node_modules, which must be what npm locked.
+
+    package.json pins it and package-lock.json locks it; what ``npm ci`` installed is what
+    gets vendored, so that is the version reported everywhere else.
+    """
+    locked = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    want = locked.get(f"node_modules/{package}", {}).get("version")
+    manifest = NODE_MODULES / package / "package.json"
+    have = json.loads(manifest.read_text()).get("version") if manifest.is_file() else None
+    if want is None or have != want:
+        raise SetupError(
+            f"node_modules/{package} is {have}, package-lock.json locks {want} (run npm ci)"
+        )
+    return have
+
+
+def site_packages(pyodide_lock: dict) -> str:
+    """Pyodide's site-packages folder, from the CPython version its lock file names."""
+    major, minor = pyodide_lock["info"]["python"].split(".")[:2]
+    return f"/lib/python{major}.{minor}/site-packages"
+
+
+def check_native_pins(browser_versions: dict[str, str]) -> None:
+    """The native reference must run the browser's numpy and onnxruntime versions.
+
+    requirements.lock pins them by hash, so they cannot be derived; a drift fails here.
+    """
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith((" ", "#")):
+            pins[name.strip().lower()] = version.split()[0]
+    for name, version in browser_versions.items():
+        if pins.get(name) != version:
+            raise SetupError(
+                f"requirements.lock pins {name}=={pins.get(name)}, but the browser runs "
+                f"{version}: change requirements.in and regenerate the lock"
+            )
+
+
 def vendor_all(stamps: FileStamps) -> bool:
     """Fill web/vendor/; returns whether anything there changed."""
     changed = False
 
+    pyodide_version = npm_version("pyodide")
     pyo_src = NODE_MODULES / "pyodide"
     for name in PYODIDE_CORE:
         changed |= vendor_copy(pyo_src / name, VENDOR / "pyodide" / name, stamps)
     lock = json.loads((pyo_src / "pyodide-lock.json").read_text())
-    if lock.get("info", {}).get("version") != PYODIDE_VERSION:
+    if lock.get("info", {}).get("version") != pyodide_version:
         raise SetupError(
-            f"node_modules/pyodide is {lock.get('info', {}).get('version')}, "
-            f"expected {PYODIDE_VERSION} (run npm ci)"
+            f"node_modules/pyodide/pyodide-lock.json is for Pyodide "
+            f"{lock.get('info', {}).get('version')}, not {pyodide_version} (run npm ci)"
         )
     pkg_files, pkg_changed = vendor_pyodide_packages(lock, stamps)
     changed |= pkg_changed
     prune(VENDOR / "pyodide", set(PYODIDE_CORE) | set(pkg_files))
 
+    ort_version = npm_version("onnxruntime-web")
     ort_src = NODE_MODULES / "onnxruntime-web" / "dist"
-    ort_pkg = json.loads((NODE_MODULES / "onnxruntime-web" / "package.json").read_text())
-    if ort_pkg.get("version") != ORT_VERSION:
-        raise SetupError(
-            f"node_modules/onnxruntime-web is {ort_pkg.get('version')}, "
-            f"expected {ORT_VERSION} (run npm ci)"
-        )
     for name in ORT_FILES:
         changed |= vendor_copy(ort_src / name, VENDOR / "ort" / name, stamps)
     prune(VENDOR / "ort", set(ORT_FILES))
@@ -633,19 +669,22 @@ def vendor_all(stamps: FileStamps) -> bool:
     changed |= whl_sha != old_wheel
 
     numpy = lock["packages"]["numpy"]
-    if numpy["version"] != NUMPY_VERSION:
-        raise SetupError(f"Pyodide's numpy is {numpy['version']}, expected {NUMPY_VERSION}")
+    check_native_pins({"numpy": numpy["version"], "onnxruntime": ort_version})
     numpy_wheel = VENDOR / "pyodide" / numpy["file_name"]
     bytecode, bytecode_changed = vendor_bytecode(stamps, whl, numpy_wheel)
     changed |= bytecode_changed
     manifest = {
-        "pyodide": {"version": PYODIDE_VERSION, "index": "pyodide/"},
+        "pyodide": {
+            "version": pyodide_version,
+            "index": "pyodide/",
+            "site_packages": site_packages(lock),
+        },
         "numpy": {
             "version": numpy["version"],
             "file": f"pyodide/{numpy['file_name']}",
             "sha256": numpy["sha256"],
         },
-        "onnxruntime_web": {"version": ORT_VERSION, "dir": "ort/"},
+        "onnxruntime_web": {"version": ort_version, "dir": "ort/"},
         "edge_infer": {
             "version": wheel_version(whl),
             "file": f"wheels/{whl.name}",
