@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,15 +11,10 @@ from edge_infer.manifest import parse_preprocess
 from edge_infer.preprocess import preprocess
 
 from model_export import ExportError
-from model_export.environment import package_file
+from model_export.environment import skimage_photo
 
 # The stereo twin of the test photo motorcycle_left.png: as good as a test photo.
 STEREO_TWIN = "motorcycle_right.png"
-
-
-def skimage_photo(name: str) -> Path:
-    """Path of a photo that scikit-image ships in its ``data/`` folder."""
-    return package_file("skimage", f"data/{name}")
 
 
 def calibration_views(pixels: np.ndarray) -> list[np.ndarray]:

@@ -86,6 +86,11 @@ def package_file(module: str, relpath: str, sha256: str | None = None) -> Path:
     return path
 
 
+def skimage_photo(name: str) -> Path:
+    """Path of a photo that scikit-image ships in its ``data/`` folder."""
+    return package_file("skimage", f"data/{name}")
+
+
 def check_license_evidence(evidence: tuple[tuple[str, str, str], ...]) -> None:
     """Each (distribution, file in its dist-info, phrase) must hold: licences as packaged."""
     for dist, name, phrase in evidence:

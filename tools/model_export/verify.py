@@ -22,7 +22,7 @@ from edge_infer.preprocess import preprocess
 from torch import nn
 
 from model_export import ExportError
-from model_export.calibration import skimage_photo
+from model_export.environment import skimage_photo
 from model_export.registry import Family, ModelSpec
 
 
