@@ -621,22 +621,36 @@ def site_packages(pyodide_lock: dict) -> str:
     return f"/lib/python{major}.{minor}/site-packages"
 
 
-def check_native_pins(browser_versions: dict[str, str]) -> None:
-    """The native reference must run the browser's numpy and onnxruntime versions.
+def check_lock_pins(sources: dict[str, tuple[str, str]]) -> None:
+    """Fail unless requirements.lock pins each package at the version its source names.
 
-    requirements.lock pins them by hash, so they cannot be derived; a drift fails here.
+    ``sources`` maps a package to (version, where that version comes from). The lock pins
+    by hash, so it cannot derive these versions; the native reference must still run the
+    browser's numpy and onnxruntime, and the venv must build wheels with pyproject's
+    hatchling.
     """
     pins = {}
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         name, sep, version = line.partition("==")
         if sep and not line.startswith((" ", "#")):
             pins[name.strip().lower()] = version.split()[0]
-    for name, version in browser_versions.items():
+    for name, (version, source) in sources.items():
         if pins.get(name) != version:
             raise SetupError(
-                f"requirements.lock pins {name}=={pins.get(name)}, but the browser runs "
+                f"requirements.lock pins {name}=={pins.get(name)}, but {source} is "
                 f"{version}: change requirements.in and regenerate the lock"
             )
+
+
+def build_backend_pin() -> str:
+    """The hatchling version pyproject.toml's ``[build-system]`` requires."""
+    import tomllib  # here, so Python < 3.11 still gets main()'s friendly version message
+
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    pin = next((r for r in requires if r.startswith("hatchling==")), None)
+    if pin is None:
+        raise SetupError("pyproject.toml's [build-system] does not pin hatchling==...")
+    return pin.split("==", 1)[1]
 
 
 def vendor_all(stamps: FileStamps) -> bool:
@@ -669,7 +683,13 @@ def vendor_all(stamps: FileStamps) -> bool:
     changed |= whl_sha != old_wheel
 
     numpy = lock["packages"]["numpy"]
-    check_native_pins({"numpy": numpy["version"], "onnxruntime": ort_version})
+    check_lock_pins(
+        {
+            "numpy": (numpy["version"], "Pyodide's numpy"),
+            "onnxruntime": (ort_version, "onnxruntime-web"),
+            "hatchling": (build_backend_pin(), "pyproject.toml's build backend"),
+        }
+    )
     numpy_wheel = VENDOR / "pyodide" / numpy["file_name"]
     bytecode, bytecode_changed = vendor_bytecode(stamps, whl, numpy_wheel)
     changed |= bytecode_changed
