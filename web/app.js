@@ -4,18 +4,9 @@
  */
 import { createClassifier } from './edge-infer.js';
 import { bindCameraButton } from './lib/camera.js';
+import { CAMERA, DEFAULTS, PREPROCESS_MODES } from './lib/config.js';
 import { registerOffline } from './lib/offline.js';
-
-const STAGE_NAMES = {
-  config: 'configuration',
-  pyodide: 'Python runtime (Pyodide)',
-  numpy: 'numpy',
-  package: 'edge_infer package',
-  onnxruntime: 'onnxruntime-web',
-  model: 'model',
-  session: 'inference session',
-  warmup: 'warm-up run',
-};
+import { acceptDroppedAndPastedFiles, fileName, inputName, loadingText, megabytes as mb, percent as pct } from './lib/ui.js';
 
 const $ = (selector) => document.querySelector(selector);
 const params = new URLSearchParams(location.search);
@@ -26,12 +17,12 @@ let runtimeDown = false; // the runtime failed to load: the next drop or Retry l
 let currentModel = params.get('model') || undefined;
 let batch = new AbortController(); // "Cancel remaining" aborts every unfinished card
 
-const classifier = createClassifier({
-  model: currentModel,
-  threads,
-  preprocess: params.get('preprocess') || undefined,
-  onProgress: showProgress,
-});
+// A mistyped ?preprocess= falls back to the default, said on the page, rather than stopping it.
+const preprocessParam = params.get('preprocess');
+const preprocess = PREPROCESS_MODES.includes(preprocessParam) ? preprocessParam : undefined;
+
+const classifier = createClassifier({ model: currentModel, threads, preprocess, onProgress: showProgress });
+if (preprocessParam && !preprocess) showMessage(`?preprocess=${preprocessParam} is not one of ${PREPROCESS_MODES.join(', ')}; using ${DEFAULTS.preprocess}`);
 registerOffline({ after: classifier.ready }); // offline after one visit (sw.js); once loaded, so nothing downloads twice
 watchLoad(classifier.ready);
 
@@ -79,11 +70,6 @@ function onLoadFailed(err) {
 function retryLoad() {
   hideMessage();
   watchLoad(classifier.retry());
-}
-
-/** The last path segment of a URL, for short messages (the full URL is in the error). */
-function fileName(url) {
-  return String(url).split(/[?#]/)[0].split('/').filter(Boolean).pop() ?? String(url);
 }
 
 /** Fill the model picker from the manifest; switching downloads (with progress) on demand. */
@@ -135,8 +121,7 @@ async function switchModel(id) {
 
 function showProgress({ state, stages, loaded, total }) {
   if (state !== 'loading') return;
-  const names = stages.map((s) => STAGE_NAMES[s] ?? s);
-  $('#status-text').textContent = names.length ? `Loading ${names.join(', ')}…` : 'Loading…';
+  $('#status-text').textContent = loadingText(stages);
   $('#status-bytes').textContent = total ? `${mb(loaded)} / ${mb(total)} MB` : '';
   const bar = $('#load-progress');
   bar.max = total || 1;
@@ -182,7 +167,7 @@ function classifyFiles(files) {
 function addCard(file) {
   const card = $('#result-template').content.firstElementChild.cloneNode(true);
   card.dataset.state = 'pending';
-  card.querySelector('.file-name').textContent = file.name || 'pasted image';
+  card.querySelector('.file-name').textContent = inputName(file, 'pasted image');
   const img = card.querySelector('.preview');
   if (file.type.startsWith('image/')) {
     img.src = URL.createObjectURL(file);
@@ -256,9 +241,6 @@ function el(tag, content = '', className = '') {
   return node;
 }
 
-const pct = (p) => `${(p * 100).toFixed(1)}%`;
-const mb = (bytes) => (bytes / 1e6).toFixed(1);
-
 // Inputs: file picker, drop anywhere on the page, paste, keyboard on the drop zone.
 $('#file-input').addEventListener('change', (event) => {
   classifyFiles(event.target.files);
@@ -274,28 +256,7 @@ zone.addEventListener('keydown', (event) => {
     $('#file-input').click();
   }
 });
-document.addEventListener('dragover', (event) => {
-  event.preventDefault();
-  zone.classList.add('dragging');
-});
-document.addEventListener('dragleave', (event) => {
-  if (!event.relatedTarget) zone.classList.remove('dragging');
-});
-document.addEventListener('drop', (event) => {
-  event.preventDefault();
-  zone.classList.remove('dragging');
-  classifyFiles(event.dataTransfer?.files ?? []);
-});
-document.addEventListener('paste', (event) => {
-  const files = [...(event.clipboardData?.items ?? [])]
-    .filter((item) => item.kind === 'file')
-    .map((item) => item.getAsFile())
-    .filter(Boolean);
-  if (files.length) {
-    event.preventDefault();
-    classifyFiles(files);
-  }
-});
+acceptDroppedAndPastedFiles({ dropTarget: document, pasteTarget: document, zone, contains: (node) => document.contains(node), onFiles: classifyFiles });
 $('#retry-load').addEventListener('click', retryLoad);
 $('#cancel-pending').addEventListener('click', () => {
   batch.abort();
@@ -311,7 +272,7 @@ $('#clear-results').addEventListener('click', () => {
 // Camera: classify the live stream one frame at a time, showing the top-1 and frames per second.
 bindCameraButton($('#camera-button'), classifier, {
   video: $('#camera-video'),
-  topK: 1,
+  topK: CAMERA.topK,
   onState: (running) => {
     $('#camera-video').hidden = !running;
     $('#camera-readout').hidden = !running;

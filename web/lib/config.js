@@ -21,6 +21,9 @@ export const DEFAULTS = Object.freeze({
   debug: false,
 });
 
+/** The camera readout (page and element): the best class only, so it stays readable live. */
+export const CAMERA = Object.freeze({ topK: 1 });
+
 /** Limits of the pipeline, not options: why each value is what it is. */
 export const LIMITS = Object.freeze({
   /**

@@ -14,20 +14,12 @@
  */
 import { bindCameraButton } from './camera.js';
 import { createClassifier } from './client.js';
+import { CAMERA, DEFAULTS } from './config.js';
 import { EdgeInferError, ErrorCode } from './errors.js';
+import { acceptDroppedAndPastedFiles, fileName, inputName, loadingText, megabytes as mb, percent as pct } from './ui.js';
 
 const TAG = 'edge-classifier';
 const STAGES = ['decode', 'preprocess', 'inference', 'postprocess', 'total'];
-const STAGE_NAMES = {
-  config: 'configuration',
-  pyodide: 'Python runtime',
-  numpy: 'numpy',
-  package: 'edge_infer package',
-  onnxruntime: 'onnxruntime-web',
-  model: 'model',
-  session: 'inference session',
-  warmup: 'warm-up run',
-};
 
 /* Theme: every colour and size comes from a public custom property with a built-in default
    (light or dark, following prefers-color-scheme). See docs/embedding.md for the list. */
@@ -124,12 +116,6 @@ function h(tag, attrs = {}, ...children) {
   return node;
 }
 
-const pct = (p) => `${(p * 100).toFixed(1)}%`;
-const nameOf = (input) =>
-  typeof input === 'string' || input instanceof URL ? String(input).split('/').pop() || String(input) : input?.name || 'image';
-const mb = (bytes) => (bytes / 1e6).toFixed(1);
-/** The last path segment of a URL, for the status line (the error message has the full URL). */
-const fileName = (url) => String(url).split(/[?#]/)[0].split('/').filter(Boolean).pop() ?? String(url);
 let uid = 0;
 
 /**
@@ -170,7 +156,7 @@ export class EdgeClassifierElement extends HTMLElement {
     };
     this.#camera = bindCameraButton(this.#ui.cameraButton, current, {
       video: this.#ui.video,
-      topK: 1,
+      topK: CAMERA.topK,
       onState: (running) => this.#onCameraState(running),
       onResult: (result, stats) => this.#onCameraFrame(result, stats),
       onError: (err) => this.#fail(err),
@@ -199,7 +185,7 @@ export class EdgeClassifierElement extends HTMLElement {
   attributeChangedCallback(name, oldValue, value) {
     // Before ready, the ready handler classifies whatever `src` is by then.
     if (name !== 'src' || !value || oldValue === value || !this.runtime) return;
-    this.#classifyUi(value, nameOf(value));
+    this.#classifyUi(value, inputName(value));
   }
 
   /**
@@ -211,7 +197,7 @@ export class EdgeClassifierElement extends HTMLElement {
    */
   classify(input, { signal, silent = false } = {}) {
     if (!this.#classifier) this.#start();
-    return this.#classifyUi(input, nameOf(input), { signal, rethrow: true, silent });
+    return this.#classifyUi(input, inputName(input), { signal, rethrow: true, silent });
   }
 
   /** Start classifying the camera (no-op when running). Resolves once the camera streams. */
@@ -285,7 +271,7 @@ export class EdgeClassifierElement extends HTMLElement {
         if (this.#stateValue === 'loading') this.#setState('ready');
         this.#emit('ready', info);
         const src = this.getAttribute('src');
-        if (src) this.#classifyUi(src, nameOf(src));
+        if (src) this.#classifyUi(src, inputName(src));
       },
       (err) => {
         if (this.#classifier !== classifier) return;
@@ -386,41 +372,20 @@ export class EdgeClassifierElement extends HTMLElement {
       this.#classifyFiles(input.files);
       input.value = ''; // the same file again fires change again
     });
-    // Drops anywhere on the element count, not only on the zone.
-    this.addEventListener('dragover', (event) => {
-      event.preventDefault();
-      zone.classList.add('dragging');
-    });
-    this.addEventListener('dragleave', (event) => {
-      if (!event.relatedTarget || !this.contains(event.relatedTarget)) zone.classList.remove('dragging');
-    });
-    this.addEventListener('drop', (event) => {
-      event.preventDefault();
-      zone.classList.remove('dragging');
-      this.#classifyFiles(event.dataTransfer?.files ?? []);
-    });
-    // Paste works while focus is inside the element.
-    root.addEventListener('paste', (event) => {
-      const files = [...(event.clipboardData?.items ?? [])]
-        .filter((item) => item.kind === 'file')
-        .map((item) => item.getAsFile())
-        .filter(Boolean);
-      if (files.length) {
-        event.preventDefault();
-        this.#classifyFiles(files);
-      }
-    });
+    // Drops anywhere on the element count, not only on the zone; paste works while focus is
+    // inside the element.
+    acceptDroppedAndPastedFiles({ dropTarget: this, pasteTarget: root, zone, contains: (node) => this.contains(node), onFiles: (files) => this.#classifyFiles(files) });
   }
 
   // ---------------------------------------------------------------- work
 
   #topK() {
     const k = Number(this.getAttribute('top-k'));
-    return Number.isInteger(k) && k > 0 ? k : 5;
+    return Number.isInteger(k) && k > 0 ? k : DEFAULTS.topK;
   }
 
   #classifyFiles(files) {
-    for (const file of files) this.#classifyUi(file, file.name || 'pasted image');
+    for (const file of files) this.#classifyUi(file, inputName(file, 'pasted image'));
   }
 
   async #classifyUi(input, name, { signal, rethrow = false, silent = false } = {}) {
@@ -489,8 +454,7 @@ export class EdgeClassifierElement extends HTMLElement {
   #onProgress(progress) {
     const { state, stages, loaded, total } = progress;
     if (state === 'loading') {
-      const names = stages.map((s) => STAGE_NAMES[s] ?? s);
-      this.#ui.status.textContent = `${names.length ? `Loading ${names.join(', ')}` : 'Loading'}… ${total ? `${mb(loaded)} / ${mb(total)} MB` : ''}`;
+      this.#ui.status.textContent = `${loadingText(stages)} ${total ? `${mb(loaded)} / ${mb(total)} MB` : ''}`;
       this.#ui.progress.max = total || 1;
       this.#ui.progress.value = Math.min(loaded, total || 0);
     }
