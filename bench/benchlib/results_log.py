@@ -9,7 +9,8 @@ stay as they are. An entry is:
   short git commit, ``(dirty)`` when tracked files had changes;
 - the command that reproduces it and the path of its full JSON under ``bench/results/``;
 - machine facts as the report records them (cores, CPU, load average at start and end, other
-  Chromium processes, Chromium, Playwright, native onnxruntime and Python versions, duration);
+  Chromium processes, Chromium and Playwright versions, the page's Pyodide, numpy and
+  onnxruntime-web versions, native onnxruntime and Python versions, duration);
 - the targets table, then the report's other Markdown sections (the same tables the bench
   prints), their headings one level deeper to nest under the entry.
 
@@ -87,8 +88,25 @@ def heading(report: dict) -> str:
     return f"## {when} · {kind} · git `{commit}`{dirty}"
 
 
-def machine_lines(machine: dict) -> list[str]:
-    """The machine facts the report recorded, one bullet each."""
+def page_runtime(report: dict) -> dict:
+    """What the product's page reported about its runtime on the first cold-start load.
+
+    Pyodide, Python, numpy and onnxruntime-web versions, backend, threads; empty for an
+    ``--only`` report, which has no cold start.
+    """
+    samples = (report.get("cold_start") or {}).get("first_visit", {}).get("samples") or [{}]
+    return samples[0].get("runtime") or {}
+
+
+def machine_lines(report: dict) -> list[str]:
+    """The machine and runtime facts the report recorded, one bullet each."""
+    machine = report["machine"]
+    runtime = page_runtime(report)
+    page = (
+        f"- in the page: Pyodide {runtime.get('pyodide')} (Python {runtime.get('python')}, "
+        f"numpy {runtime.get('numpy')}), onnxruntime-web {runtime.get('onnxruntime_web')} "
+        f"({runtime.get('execution_provider')}, {runtime.get('threads')} threads on that page)"
+    )
     native = machine.get("native") or {}
     versions = ", ".join(f"{k} {v}" for k, v in native.items()) or "–"
     load = f"{machine.get('loadavg_start')} → {machine.get('loadavg_end')}"
@@ -101,6 +119,7 @@ def machine_lines(machine: dict) -> list[str]:
         f"start: {machine.get('other_chromium_processes')}",
         f"- browser: {machine.get('chromium') or '?'}, Playwright {machine.get('playwright')}; "
         f"cross-origin isolated: {machine.get('cross_origin_isolated', '–')}",
+        *([page] if runtime else []),
         f"- native host: Python {machine.get('python')}, {versions}",
         f"- duration: {machine.get('duration_s')} s",
     ]
@@ -130,7 +149,7 @@ def entry(report: dict, markdown: str, json_path: Path) -> str:
     parts = [
         heading(report),
         f"`{command(report)}` · full JSON: `{display_path(json_path)}`",
-        "\n".join(machine_lines(report["machine"])),
+        "\n".join(machine_lines(report)),
         noise_md(report["machine"]),
         *(demote(chunk) for chunk in targets + others),
     ]
