@@ -77,12 +77,14 @@ def command(report: dict) -> str:
 def heading(report: dict) -> str:
     """The entry's heading: ``## 2026-12-06 23:50 UTC · full run · git `0ba73ea```.
 
-    ``--only <section>`` replaces "full run"; a note follows when the tree was dirty.
+    ``--only <section>`` or the sections switched off replace "full run"; a note follows
+    when the tree was dirty.
     """
     machine = report["machine"]
     when = datetime.datetime.fromisoformat(machine["date"]).strftime("%Y-%m-%d %H:%M UTC")
     only = report["options"].get("only")
-    kind = f"`--only {only}`" if only else "full run"
+    off = [key for key in SWITCHES if report["options"].get(key) is False]
+    kind = f"`--only {only}`" if only else f"run without {', '.join(off)}" if off else "full run"
     commit = (machine.get("git_commit") or "?")[:7]
     dirty = " (dirty: uncommitted changes to tracked files)" if machine.get("git_dirty") else ""
     return f"## {when} · {kind} · git `{commit}`{dirty}"

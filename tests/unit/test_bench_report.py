@@ -437,6 +437,14 @@ def test_the_entry_has_date_commit_machine_targets_and_every_table(bench, tmp_pa
         assert line in entry
 
 
+def test_the_heading_says_which_sections_ran(bench):
+    report = json.loads(json.dumps(bench["report"]))
+    assert " · full run · " in results_log.heading(report)
+    report["options"].update(models=False, alternatives=False)
+    assert " · run without models, alternatives · " in results_log.heading(report)
+    assert "--no-models --no-alternatives" in results_log.command(report)
+
+
 def test_a_new_log_gets_its_title_and_marker():
     text = results_log.insert("", "## an entry\n")
     assert text == f"# Benchmark results\n\n{results_log.MARKER}\n\n## an entry\n"
