@@ -5,8 +5,9 @@
 :data:`MARKER`, so the newest entry comes first and the file's introduction and older entries
 stay as they are. An entry is:
 
-- a heading with the UTC date and time, what ran (full, or ``--only <section>``) and the
-  short git commit, ``(dirty)`` when tracked files had changes;
+- a heading with the UTC date and time, what ran (a full run, ``--only <section>``, or the
+  sections switched off) and the short git commit, with a note when tracked files had
+  uncommitted changes;
 - the command that reproduces it and the path of its full JSON under ``bench/results/``;
 - machine facts as the report records them (cores, CPU, load average at start and end, other
   Chromium processes, Chromium and Playwright versions, the page's Pyodide, numpy and
