@@ -5,15 +5,19 @@ Drives Debian's Chromium (Python Playwright) against the served app through the 
 client API (``bench/harness.html``), plus a plain-JS pipeline in the same browser
 (``bench/plain-js/``) and native onnxruntime in CPython. Writes ``latest.json``,
 ``latest.md`` and ``latest.png`` to ``--out`` (default ``bench/results/``) and prints the
-Markdown and the targets. The models section measures every manifest model (size, load,
-steady inference at 1 and 2 threads, agreement with its family's fp32) in both hosts. The
-memory section classifies ``--memory-runs`` times in one page and judges heap growth. The
-product's pages also time ``--exact-runs`` classifications in exact preprocessing mode.
+Markdown and the targets. A run that is not ``--quick`` also inserts its dated entry into
+``bench/RESULTS.md`` (``benchlib/results_log.py``) and keeps its JSON as
+``run-<date>-<commit>.json`` next to ``latest.json``. The models section measures every
+manifest model (size, load, steady inference at 1 and 2 threads, agreement with its family's
+fp32) in both hosts. The memory section classifies ``--memory-runs`` times in one page and
+judges heap growth. The product's pages also time ``--exact-runs`` classifications in exact
+preprocessing mode.
 
-    .venv/bin/python bench/run.py [--quick] [--runs N] [--exact-runs N] [--loads N]
-                                  [--ready-runs N] [--out DIR]
+    .venv/bin/python bench/run.py [--quick | --smoke] [--runs N] [--exact-runs N] [--loads N]
+                                  [--ready-runs N] [--out DIR] [--images NAME ...]
+                                  [--threads N ...] [--no-results-log]
                                   [--no-models] [--model-runs N] [--no-memory] [--memory-runs N]
-                                  [--only {models,memory}]
+                                  [--only {models,memory,alternatives}]
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import BENCH
+from benchlib import BENCH, results_log
 from benchlib.alternatives import alternatives_markdown, measure_alternatives
 from benchlib.analysis import (
     build_targets,
@@ -38,7 +42,7 @@ from benchlib.analysis import (
 )
 from benchlib.browser import launch
 from benchlib.facts import loadavg, machine_facts
-from benchlib.inputs import BenchImage, make_inputs
+from benchlib.inputs import SIZES, BenchImage, make_inputs
 from benchlib.loads import cold_start_section, time_to_ready_section, visit_pairs
 from benchlib.memory import MemoryPlan, memory_plan, memory_section, memory_targets
 from benchlib.models import (
@@ -82,6 +86,18 @@ QUICK = {
     "drop": 8,
     "pages": 1,
 }
+# The smallest run that still takes every step of the main path (a cold start pair, both
+# pipelines' pages with a first run, a steady run, a drop and an exact run, native
+# onnxruntime, the targets and the Markdown), for tests/e2e/test_bench_smoke.py.
+SMOKE = {
+    "runs": 1,
+    "exact_runs": 1,
+    "loads": 1,
+    "ready_runs": 0,
+    "warmup": 0,
+    "drop": 2,
+    "pages": 1,
+}
 THREADS = (1, 2)
 BROWSER_PIPELINES = ("product", "plain-js")
 # The sections --only can pick, each with a --no-<name>.
@@ -96,7 +112,31 @@ def log(message: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options; unset counts come from the full or the quick preset."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="few runs (used by the tests)")
+    ap.add_argument(
+        "--quick", action="store_true", help="few runs; writes no bench/RESULTS.md entry"
+    )
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the smallest run: 1 of everything, 1024x768 at 2 threads, no models, memory or "
+        "alternatives (the smoke test); implies --quick",
+    )
+    ap.add_argument(
+        "--images", nargs="+", choices=SIZES, help="steady-state images (all; smoke: 1024x768)"
+    )
+    ap.add_argument(
+        "--threads",
+        nargs="+",
+        type=int,
+        choices=THREADS,
+        help="thread counts of the steady-state and native configurations (1 2; smoke: 2)",
+    )
+    ap.add_argument(
+        "--results-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="insert this run's dated entry into bench/RESULTS.md (on; never with --quick)",
+    )
     ap.add_argument("--runs", type=int, help="steady-state runs per configuration (50)")
     ap.add_argument(
         "--exact-runs",
@@ -144,12 +184,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="first visits (each with a revisit) per startup alternative (5; quick: 1)",
     )
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.quick = True
+        args.models = args.memory = args.alternatives = False
+        args.images = args.images or ["1024x768"]
+        args.threads = args.threads or [2]
+    args.images = args.images or list(SIZES)
+    args.threads = sorted(set(args.threads or THREADS))
     if args.only and not getattr(args, args.only):
         ap.error(f"--only {args.only} contradicts --no-{args.only}")
     for key in ("model_runs", "memory_runs", "alt_loads"):
         if getattr(args, key) is not None and getattr(args, key) < 1:
             ap.error(f"--{key.replace('_', '-')} is too small: {getattr(args, key)}")
-    preset = QUICK if args.quick else FULL
+    preset = SMOKE if args.smoke else QUICK if args.quick else FULL
     for key, default in preset.items():
         if getattr(args, key) is None:
             setattr(args, key, default)
@@ -189,11 +236,11 @@ def run_browser(
                 out["pairs"] = visit_pairs(browser, base_url, pairs_n, log=log)
                 pages = [
                     (config, browser_config(browser, base_url, config, plan, log))
-                    for config in browser_configs(base_url, images, plan.pages)
+                    for config in browser_configs(base_url, images, args.threads, plan.pages)
                 ]
                 out["configs"] = [
                     merge_pages([record for c, record in pages if c == config])
-                    for config in browser_configs(base_url, images, 1)
+                    for config in browser_configs(base_url, images, args.threads, 1)
                 ]
             if mplan:
                 started = time.monotonic()
@@ -242,29 +289,37 @@ def run_models(browser: dict, mplan: ModelPlan, photos: dict[str, Path]) -> dict
     return section
 
 
-def browser_configs(base_url: str, images: dict[str, BenchImage], pages: int) -> list[Config]:
+def browser_configs(
+    base_url: str, images: dict[str, BenchImage], threads: list[int], pages: int
+) -> list[Config]:
     """Every browser configuration ``pages`` times, in the order the pages are measured.
 
     The pipelines alternate page by page, so that noise (load, and how fast onnxruntime-web
     happens to run in one page) hits both alike.
     """
     return [
-        Config(pipeline, threads, name, f"{base_url}bench-inputs/{image.path.name}")
-        for threads in THREADS
+        Config(pipeline, count, name, f"{base_url}bench-inputs/{image.path.name}")
+        for count in threads
         for name, image in images.items()
         for _ in range(pages)
         for pipeline in BROWSER_PIPELINES
     ]
 
 
-def run_native(images: dict[str, BenchImage], plan: Plan) -> list[dict]:
-    """Native onnxruntime at every thread count on every image."""
+def run_native(images: dict[str, BenchImage], plan: Plan, threads: list[int]) -> list[dict]:
+    """Native onnxruntime at each of ``threads`` on every image."""
     configs = []
-    for threads in THREADS:
+    for count in threads:
         for name, image in images.items():
-            log(f"native: {threads} threads, {name}")
-            configs.append(native_config(name, image.path, threads, plan))
+            log(f"native: {count} threads, {name}")
+            configs.append(native_config(name, image.path, count, plan))
     return configs
+
+
+def options(args) -> dict:
+    """The options a report records: the presets' counts and what was measured."""
+    keys = ("quick", "smoke", *FULL, "images", "threads")
+    return {key: getattr(args, key) for key in keys}
 
 
 def assemble(args, machine, images, browser: dict, native: list[dict]) -> dict:
@@ -287,7 +342,7 @@ def assemble(args, machine, images, browser: dict, native: list[dict]) -> dict:
     longest_load = max(load["longest_task_ms"] for load in loads)
     report = {
         "schema_version": 1,
-        "options": {k: getattr(args, k) for k in ("quick", *FULL)},
+        "options": options(args),
         "machine": {
             **machine,
             "chromium": browser["chromium"],
@@ -342,11 +397,21 @@ def write_outputs(report: dict, out: Path) -> str:
     return text
 
 
+def stdout_text(report: dict, markdown: str, out: Path) -> str:
+    """What the bench prints: the report's Markdown, the targets, and the files it wrote."""
+    lines = [markdown]
+    if "targets" in report:
+        lines += ["Targets:", targets_text(report["targets"])]
+    written = "latest.md, latest.png" if "steady_state" in report else "latest.md"
+    lines.append(f"\nWrote {out / 'latest.json'}, {written}")
+    return "\n".join(lines)
+
+
 def section_only_report(args, machine: dict, browser: dict, section: dict) -> dict:
     """The report of ``--only <section>``: options, machine facts, the section, its targets."""
     report = {
         "schema_version": 1,
-        "options": {**{k: getattr(args, k) for k in ("quick", *FULL)}, "only": args.only},
+        "options": {**options(args), "only": args.only},
         "machine": {
             **machine,
             "chromium": browser["chromium"],
@@ -370,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     if machine["other_chromium_processes"]:
         log(f"note: {machine['other_chromium_processes']} Chromium processes already running")
     images = {} if args.only else make_inputs(args.out / "inputs")
+    images = {name: image for name, image in images.items() if name in args.images}
     mplan = model_plan(args.quick, args.model_runs) if wants(args, "models") else None
     memplan = memory_plan(args.quick, args.memory_runs) if wants(args, "memory") else None
     photos = copy_photos(args.out / "inputs", mplan.photos) if mplan else {}
@@ -387,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         report = section_only_report(args, machine, browser, sections[args.only])
     else:
-        native = run_native(images, plan)
+        native = run_native(images, plan, args.threads)
         report = assemble(args, machine, images, browser, native)
         report.update({name: section for name, section in sections.items() if section})
         if sections["memory"]:
@@ -400,12 +466,11 @@ def main(argv: list[str] | None = None) -> int:
         alternatives=args.alternatives,
     )
     report["machine"]["duration_s"] = round(time.monotonic() - started, 1)
-    print(write_outputs(report, args.out))
-    if "targets" in report:
-        print("Targets:")
-        print(targets_text(report["targets"]))
-    written = "latest.md, latest.png" if "steady_state" in report else "latest.md"
-    print(f"\nWrote {args.out / 'latest.json'}, {written}")
+    text = write_outputs(report, args.out)
+    print(stdout_text(report, text, args.out))
+    if args.results_log and results_log.should_record(report["options"]):
+        dated = results_log.record(report, text, args.out)
+        print(f"Wrote {dated} and its entry in {results_log.RESULTS}")
     return 0
 
 

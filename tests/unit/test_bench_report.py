@@ -1,16 +1,35 @@
-"""`npm run bench` in quick mode: every section and field is there. Timings are not judged."""
+"""The bench's report, checked on a stored real result: every section, field, table and row.
+
+``tests/data/bench-sample.json`` is the ``latest.json`` of one real ``bench/run.py --quick``
+run (see ``tests/data/README.md``). The Markdown, the chart, what the bench prints and the
+``bench/RESULTS.md`` entry are rendered from it here by the bench's own code, so these tests
+need no browser and judge no timings. ``tests/e2e/test_bench_smoke.py`` checks that the real
+bench starts and writes such a report.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import numbers
-import subprocess
-import sys
+import shutil
 
 import pytest
 from helpers import ROOT
 
-pytestmark = pytest.mark.browser
+SAMPLE = ROOT / "tests" / "data" / "bench-sample.json"
+
+
+def load_run():
+    """``bench/run.py`` as a module (it puts ``bench/`` on sys.path for ``benchlib``)."""
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run = load_run()
+from benchlib import results_log  # noqa: E402 (importable once run.py has set sys.path)
 
 STAGES = ("decode", "preprocess", "inference", "postprocess", "total")
 IMAGES = {"1024x768", "4000x3000"}
@@ -41,17 +60,12 @@ def is_number(value) -> bool:
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
+    """The sample report, and what the bench writes and prints for it."""
     out = tmp_path_factory.mktemp("bench")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, f"bench failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    report = json.loads((out / "latest.json").read_text())
-    return {"out": out, "report": report, "stdout": proc.stdout}
+    report = json.loads(SAMPLE.read_text())
+    text = run.write_outputs(report, out)
+    stdout = run.stdout_text(report, text, out)
+    return {"out": out, "report": report, "stdout": stdout, "markdown": text}
 
 
 def test_every_section_is_written(bench):
@@ -328,3 +342,142 @@ def test_startup_alternatives_each_booted_and_are_reported(bench):
     text = (bench["out"] / "latest.md").read_text()
     assert "## Startup alternatives: first visits" in text and "| previous boot |" in text
     assert "## Startup alternatives: revisits" in text
+
+
+# bench/RESULTS.md: what a run that is not --quick inserts, rendered here into a copy.
+
+
+def test_only_runs_that_are_not_quick_go_into_the_log():
+    assert results_log.should_record({"quick": False}) is True
+    assert results_log.should_record({"quick": True}) is False
+    assert run.parse_args([]).quick is False and run.parse_args([]).results_log is True
+    smoke = run.parse_args(["--smoke"])
+    assert smoke.quick is True, "the smoke test must never write bench/RESULTS.md"
+    assert (smoke.images, smoke.threads, smoke.runs, smoke.loads) == (["1024x768"], [2], 1, 1)
+    assert not (smoke.models or smoke.memory or smoke.alternatives)
+
+
+def log_sample(bench, tmp_path, date: str | None = None) -> dict:
+    """Insert the sample's entry, as a full run would, into ``tmp_path/RESULTS.md``."""
+    log, out = tmp_path / "RESULTS.md", tmp_path / "results"
+    if not log.exists():
+        shutil.copyfile(results_log.RESULTS, log)
+    out.mkdir(exist_ok=True)
+    shutil.copyfile(bench["out"] / "latest.json", out / "latest.json")
+    report = json.loads(json.dumps(bench["report"]))
+    report["options"]["quick"] = False
+    if date:
+        report["machine"]["date"] = date
+    dated = results_log.record(report, bench["markdown"], out, log)
+    return {"log": log, "dated": dated, "report": report, "out": out}
+
+
+def test_the_entry_goes_first_below_the_marker_and_the_log_stays(bench, tmp_path):
+    logged = log_sample(bench, tmp_path)
+    before = results_log.RESULTS.read_text()
+    after = logged["log"].read_text()
+    head, tail = before.split(results_log.MARKER)
+    assert after.startswith(head + results_log.MARKER + "\n\n## ")
+    assert after.endswith(tail.lstrip())  # the carried-over runs are kept, unchanged
+    entry = after[len(head + results_log.MARKER) : -len(tail.lstrip())]
+    assert [line for line in entry.splitlines() if line.startswith(("# ", "## "))] == [
+        results_log.heading(logged["report"])
+    ]
+
+
+def test_a_later_run_goes_above_an_earlier_one(bench, tmp_path):
+    first = log_sample(bench, tmp_path, "2026-01-02T03:04:05+00:00")
+    second = log_sample(bench, tmp_path, "2026-02-03T04:05:06+00:00")
+    text = second["log"].read_text()
+    assert text.index("## 2026-02-03 04:05 UTC") < text.index("## 2026-01-02 03:04 UTC")
+    assert text.index("## 2026-01-02 03:04 UTC") < text.index("## Carried over from the README")
+    assert first["dated"] != second["dated"] and first["dated"].exists()
+
+
+def test_the_entry_has_date_commit_machine_targets_and_every_table(bench, tmp_path):
+    logged = log_sample(bench, tmp_path)
+    report, machine = logged["report"], logged["report"]["machine"]
+    entry = results_log.entry(report, bench["markdown"], logged["dated"])
+    assert entry in logged["log"].read_text()
+    commit = machine["git_commit"]
+    dirty = " (dirty: uncommitted changes to tracked files)" if machine["git_dirty"] else ""
+    day, clock = machine["date"][:10], machine["date"][11:16]
+    assert entry.startswith(f"## {day} {clock} UTC · full run · git `{commit[:7]}`{dirty}\n")
+    assert f"- commit: `{commit}`" in entry
+    assert f"{machine['cores']} cores" in entry and machine["chromium"] in entry
+    assert f"{machine['loadavg_start']} → {machine['loadavg_end']}" in entry
+    assert f"Playwright {machine['playwright']}" in entry
+    runtime = report["cold_start"]["first_visit"]["samples"][0]["runtime"]
+    assert f"Pyodide {runtime['pyodide']} (Python {runtime['python']}" in entry
+    assert f"onnxruntime-web {runtime['onnxruntime_web']}" in entry
+    for package, package_version in machine["native"].items():
+        assert f"{package} {package_version}" in entry
+    assert f"--runs {report['options']['runs']}" in entry
+    # The full JSON is kept under a dated name, and the entry says where.
+    dated = logged["dated"]
+    assert dated.read_bytes() == (logged["out"] / "latest.json").read_bytes()
+    assert dated.name == f"run-{day.replace('-', '')}T{clock.replace(':', '')}Z-{commit[:7]}" + (
+        "-dirty.json" if machine["git_dirty"] else ".json"
+    )
+    assert f"full JSON: `{dated}`" in entry
+    # The targets first, then the report's sections in its order, one level deeper.
+    headings = [line for line in entry.splitlines() if line.startswith("### ")]
+    report_headings = [
+        "#" + line
+        for line in bench["markdown"].splitlines()
+        if line.startswith("## ") and line != "## Targets"
+    ]
+    assert headings == ["### Targets", *report_headings]
+    assert "#### 1024x768 JPEG" in entry and "#### 4000x3000 JPEG" in entry
+    for target in report["targets"]:
+        assert f"| {target['name']} |" in entry
+    tables = [line for line in bench["markdown"].splitlines() if line.startswith("|")]
+    assert len(tables) > 50
+    for line in tables:
+        assert line in entry
+
+
+def test_the_heading_says_which_sections_ran(bench):
+    report = json.loads(json.dumps(bench["report"]))
+    assert " · full run · " in results_log.heading(report)
+    report["options"].update(models=False, alternatives=False)
+    assert " · run without models, alternatives · " in results_log.heading(report)
+    assert "--no-models --no-alternatives" in results_log.command(report)
+
+
+def test_a_new_log_gets_its_title_and_marker():
+    text = results_log.insert("", "## an entry\n")
+    assert text == f"# Benchmark results\n\n{results_log.MARKER}\n\n## an entry\n"
+
+
+def test_the_committed_log_keeps_the_runs_carried_over_from_the_readme():
+    text = results_log.RESULTS.read_text()
+    assert text.count(results_log.MARKER) == 1
+    carried = text.index("## Carried over from the README")
+    assert text.index(results_log.MARKER) < carried
+    assert text.index("### 2026-11-27 · full run · git `fa0a3d3`") > carried
+    assert text.index("### 2026-11-27 · models section · git `cf3fd5a`") > carried
+    assert "| first visit | 4097 | 4568 |" in text
+    assert "](../docs/bench.png)" in text
+
+
+def test_an_only_memory_run_logs_its_section_and_targets(bench, tmp_path):
+    sample = bench["report"]
+    report = {
+        "schema_version": 1,
+        "options": {**sample["options"], "quick": False, "only": "memory"},
+        "machine": sample["machine"],
+        "memory": sample["memory"],
+        "targets": sample["targets"][-7:],  # the memory section's own
+    }
+    text = run.report_markdown(report)
+    entry = results_log.entry(report, text, tmp_path / "run.json")
+    machine = report["machine"]
+    dirty = " (dirty: uncommitted changes to tracked files)" if machine["git_dirty"] else ""
+    only = f" · `--only memory` · git `{machine['git_commit'][:7]}`{dirty}"
+    assert entry.splitlines()[0].endswith(only)
+    assert "--only memory" in entry
+    headings = [line for line in entry.splitlines() if line.startswith("### ")]
+    assert headings == ["### Targets", "### Memory (30 classifications)"]
+    for target in report["targets"]:
+        assert f"| {target['name']} |" in entry
