@@ -26,6 +26,7 @@ const FACTORIES = {
   'plain-js': createPlainClassifier,
   'python-only': bootOnly('./python-only/worker.js', 'python-only'),
   'ort-in-worker': bootOnly('./alternatives/ort-in-worker.js', 'ort-in-worker'),
+  'ort-in-worker-parallel': bootOnly('./alternatives/ort-in-worker.js?parallel=1', 'ort-in-worker-parallel'),
   snapshot: bootOnly('./alternatives/snapshot.js', 'snapshot'),
 };
 

@@ -32,6 +32,10 @@ ALTERNATIVES = {
         "onnxruntime-web in the inference worker beside Pyodide, Python's chain after ORT's "
         "session exists (the boot shipped before ORT got its own worker)",
     ),
+    "ORT in this worker, parallel": (
+        "ort-in-worker-parallel",
+        "loadPyodide and onnxruntime-web's session creation at once, in the same worker",
+    ),
     "service worker": (
         "product",
         "shipped, with the app's service worker registered after ready (as the app page "

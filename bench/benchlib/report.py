@@ -7,8 +7,7 @@ from pathlib import Path
 from benchlib.analysis import STAGES
 
 STARTUP_LABELS = {
-    "snapshot_used": "Pyodide memory snapshot used (1 = yes)",
-    "pyodide_wait": "Pyodide: import pyodide.mjs (ORT in the same worker: wait for its session)",
+    "pyodide_wait": "Pyodide: import pyodide.mjs",
     "pyodide_boot": "Pyodide boot (loadPyodide)",
     "numpy_load": "numpy load",
     "package_install": "package install",

@@ -30,6 +30,7 @@ def load_run():
 
 run = load_run()
 from benchlib import results_log  # noqa: E402 (importable once run.py has set sys.path)
+from benchlib.alternatives import ALTERNATIVES  # noqa: E402
 
 STAGES = ("decode", "preprocess", "inference", "postprocess", "total")
 IMAGES = {"1024x768", "4000x3000"}
@@ -324,10 +325,10 @@ def test_startup_alternatives_each_booted_and_are_reported(bench):
     section = bench["report"]["alternatives"]
     assert section["loads"] == 1  # the quick preset
     alternatives = section["alternatives"]
-    expected = {"shipped", "ORT in this worker", "no bytecode", "numpy via loadPackage"}
-    assert expected | {"previous boot"} <= set(alternatives)
-    assert alternatives["shipped"]["experiment"] == {}
-    assert alternatives["ORT in this worker"]["experiment"] == {"ortWorker": False}
+    assert set(alternatives) == set(ALTERNATIVES)
+    assert alternatives["shipped"]["pipeline"] == "product"
+    assert alternatives["ORT in this worker"]["pipeline"] == "ort-in-worker"
+    assert alternatives["snapshot"]["pipeline"] == "snapshot"
     # The floors: Python's chain without onnxruntime-web, and plain JS (no Python stages).
     assert {"floor: Python chain alone", "floor: plain JS"} <= set(alternatives)
     for name, alt in alternatives.items():
@@ -340,7 +341,7 @@ def test_startup_alternatives_each_booted_and_are_reported(bench):
             for stage in ("pyodide_boot", "numpy_load", "python_import", "python_done_at"):
                 assert is_number(alt[visit]["startup_ms"][stage]["median"]), (name, visit, stage)
     text = (bench["out"] / "latest.md").read_text()
-    assert "## Startup alternatives: first visits" in text and "| previous boot |" in text
+    assert "## Startup alternatives: first visits" in text and "| ORT in this worker |" in text
     assert "## Startup alternatives: revisits" in text
 
 

@@ -35,6 +35,11 @@ export const LIMITS = Object.freeze({
   decodesAhead: 2,
   /** Most onnxruntime-web threads: more than 4 gave nothing on the models we ship. */
   maxThreads: 4,
+  /**
+   * Largest image decoded, in pixels (from its header, before decoding): a 50 MP RGBA image
+   * is 200 MB. The CPython host has the same limit (edge_infer.decode.MAX_PIXELS).
+   */
+  decodePixels: 50_000_000,
 });
 
 /**

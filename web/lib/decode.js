@@ -1,14 +1,13 @@
 /**
  * Image decoding to RGBA pixels with the browser's own decoders. Runs in the worker.
  */
+import { LIMITS } from './config.js';
 import { EdgeInferError, ErrorCode } from './errors.js';
 import { inspectImage } from './image-header.js';
 
-/**
- * Largest image decoded, in pixels (50 MP, e.g. 8660×5773). Its RGBA bitmap alone is 200 MB;
- * larger files are refused from their header, before the browser allocates anything.
- */
-export const MAX_PIXELS = 50_000_000;
+/** Largest image decoded, in pixels (config.js LIMITS.decodePixels): larger files are
+ * refused from their header, before the browser allocates anything. */
+export const MAX_PIXELS = LIMITS.decodePixels;
 
 const RASTER_FORMATS = 'PNG, JPEG, GIF, WebP, BMP or AVIF';
 

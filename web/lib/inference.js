@@ -9,6 +9,7 @@ import { EdgeInferError, ErrorCode } from './errors.js';
 import { fetchVerifiedModel, findModel } from './models.js';
 import { SessionCache } from './session-cache.js';
 
+/** Everything the inference worker holds once booted; its handlers call into it. */
 export class InferenceRuntime {
   /**
    * @param {object} parts

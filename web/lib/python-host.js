@@ -9,6 +9,7 @@
 import { EdgeInferError, ErrorCode } from './errors.js';
 import { PyArrayView } from './runtime/py-array-view.js';
 
+/** One worker's BrowserHost, driven from JavaScript. */
 export class PythonHost {
   /** @param {object} host a PyProxy of a BrowserHost (owned by this object) */
   constructor(host) {

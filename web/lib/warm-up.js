@@ -2,6 +2,7 @@
  * One pass of the image path without inference, taken before the runtime reports ready: the
  * first call of each numpy path is several times slower than later ones.
  */
+import { DEFAULTS } from './config.js';
 import { decodeToRGBA } from './decode.js';
 
 /**
@@ -16,7 +17,7 @@ export async function warmUpPython(python, model) {
   const logits = new Float32Array(model.output.shape.at(-1));
   python.addModel(model.id);
   try {
-    const facts = { mode: 'fast', topK: 5, decodeMs: 0, queueWaitMs: 0, started: performance.now() };
+    const facts = { mode: 'fast', topK: DEFAULTS.topK, decodeMs: 0, queueWaitMs: 0, started: performance.now() };
     await python.classify(model.id, pixels, facts, async (input) => {
       input.fill(0, 0, 1); // touch the view as a classification does
       return { logits, runMs: 0 };

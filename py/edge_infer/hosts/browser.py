@@ -1,11 +1,12 @@
 """Pyodide host: inference is onnxruntime-web, run by the worker between two Python calls.
 
-The worker (``web/lib/inference.js``) creates a :class:`BrowserHost` and, per model, keeps
-views of two arrays Python reuses: the input tensor and the logits buffer. Per image it calls
-:meth:`BrowserHost.begin` with the decoded RGBA pixels (preprocess into the input tensor),
-runs onnxruntime-web on its view of that tensor, copies the logits into the logits buffer and
-calls :meth:`BrowserHost.end` with what it measured; Python builds the whole result. Both
-calls are synchronous: an async Python call from JavaScript costs two event-loop round trips
+The inference worker creates a :class:`BrowserHost` at boot (``web/lib/boot.js``) and drives
+it through ``web/lib/python-host.js``, which keeps, per model, views of two arrays Python
+reuses: the input tensor and the logits buffer. Per image it calls :meth:`BrowserHost.begin`
+with the decoded RGBA pixels (preprocess into the input tensor), runs onnxruntime-web on its
+view of that tensor, copies the logits into the logits buffer and calls
+:meth:`BrowserHost.end` with what it measured; Python builds the whole result. Both calls
+are synchronous: an async Python call from JavaScript costs two event-loop round trips
 (about 1 ms each in the worker), which would be most of the pipeline's overhead. Only
 scalars, the pixels and JSON strings cross the bridge per image; no PyProxy is made or
 destroyed.

@@ -38,11 +38,10 @@ export async function bootPyodide({ vendorUrl, vendor, onStage = () => {}, timin
   const pyodide = await startInterpreter(loadPyodide, downloads, { vendorUrl, vendor, snapshot });
   mark('pyodide_boot');
   onStage('numpy');
-  const parts = readBundle(await gunzip(await verified(downloads.siteBundle)));
-  writeFiles(pyodide, downloads.sitePackages, parts.get('numpy'));
-  mark('numpy_load');
-  onStage('package');
-  writeFiles(pyodide, downloads.sitePackages, parts.get('edge_infer')); // our files and their bytecode
+  await installSitePackages(pyodide, downloads, { onPart: (part) => {
+    if (part === 'numpy') mark('numpy_load');
+    onStage('package');
+  } });
   mark('package_install');
   const hostModule = await importHost(pyodide, downloads, { vendorUrl, vendor });
   mark('python_import');
@@ -98,6 +97,22 @@ export async function startInterpreter(loadPyodide, { indexURL, stdLibURL }, { v
   } catch (err) {
     if (err instanceof EdgeInferError) throw err; // the snapshot's own download or check
     throw (await findCorruptBootFile(vendorUrl, vendor, stdLibURL)) ?? runtimeError(`${indexURL} (pyodide.asm.js, pyodide.asm.wasm, pyodide-lock.json) or ${stdLibURL}`, err);
+  }
+}
+
+/**
+ * Stage 4: numpy's files and ours (with their bytecode), from the verified site bundle, written
+ * into site-packages. Checked and inflated only after loadPyodide: done during it, this work on
+ * the same thread delayed Pyodide's boot by more than it took.
+ * @param {object} pyodide
+ * @param {{siteBundle: Download, sitePackages: string}} downloads from startPythonDownloads
+ * @param {{onPart?: (part: string) => void}} [opts] called after each part is written
+ */
+export async function installSitePackages(pyodide, { siteBundle, sitePackages }, { onPart = () => {} } = {}) {
+  const parts = readBundle(await gunzip(await verified(siteBundle)));
+  for (const part of ['numpy', 'edge_infer']) {
+    writeFiles(pyodide, sitePackages, parts.get(part));
+    onPart(part);
   }
 }
 
