@@ -1,10 +1,8 @@
 /**
  * The public client API: createClassifier(). Runs on the main thread and owns nothing heavy:
- * every classifier on a page shares one worker, which boots the runtime once.
- *
- * Calls are queued here, not in the worker: each classifier has its own FIFO and the shared
- * worker takes work from the classifiers in turn (round-robin), so one busy classifier (a
- * camera, a batch drop) cannot starve another on the same page.
+ * every classifier on a page shares the same workers (shared-runtime.js), which boot the
+ * runtime once. Calls are queued on the page, not in the worker: each classifier has its own
+ * FIFO and the classifiers take turns (fair-queue.js). Defaults and limits: config.js.
  */
 import { resolveOptions } from './config.js';
 import { EdgeInferError, ErrorCode, abortError } from './errors.js';

@@ -76,7 +76,7 @@ export function resolveOptions(options = {}) {
 }
 
 /** @throws {EdgeInferError} unless `topK` is a positive integer */
-export function checkTopK(topK) {
+function checkTopK(topK) {
   if (!Number.isInteger(topK) || topK < 1) throw new EdgeInferError(ErrorCode.INPUT, `topK must be a positive integer, got ${topK}`);
 }
 

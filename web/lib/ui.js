@@ -5,7 +5,7 @@
  */
 
 /** What each boot stage (boot.js BOOT_STAGES) is called in a status line. */
-export const STAGE_NAMES = Object.freeze({
+const STAGE_NAMES = Object.freeze({
   config: 'configuration',
   pyodide: 'Python runtime (Pyodide)',
   numpy: 'numpy',

@@ -76,7 +76,7 @@ export class OrtWorkerBackend {
 }
 
 /** One session in ORT's worker. */
-export class OrtWorkerSession {
+class OrtWorkerSession {
   constructor(channel, sessionId) {
     this.channel = channel;
     this.sessionId = sessionId;

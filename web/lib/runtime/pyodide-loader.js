@@ -226,7 +226,7 @@ function runtimeError(file, cause) {
 }
 
 /** Returns mark(name): records ms since the previous mark under timings[name]. */
-export function stopwatch(timings) {
+function stopwatch(timings) {
   let last = performance.now();
   return (name) => {
     const now = performance.now();
