@@ -136,7 +136,8 @@ def _json_labels(path: Path, text: str) -> list[str]:
         ) from exc
     if not isinstance(value, list):
         raise AddModelError(
-            f"labels file {path}: expected a JSON list of strings, got {type(value).__name__}"
+            f"labels file {path}: expected a JSON list of strings, got "
+            f"{'an object' if isinstance(value, dict) else type(value).__name__}"
         )
     for i, label in enumerate(value):
         if not isinstance(label, str) or not label.strip():
@@ -377,6 +378,8 @@ def _preprocess_block(opts: PreprocessOptions, shape: tuple[int, ...]) -> dict:
             f"--resize-shorter-side {shorter} is smaller than the model's input "
             f"{crop_h}x{crop_w}; it must be at least {max(crop_h, crop_w)}"
         )
+    if any(not s > 0 for s in opts.std):  # also refuses NaN
+        raise AddModelError(f"--std {' '.join(map(str, opts.std))}: every value must be > 0")
     block = {
         "resize": {
             "shorter_side": shorter,
