@@ -75,6 +75,8 @@ class AddedModel:
     label_set: str
     probe_top1: str
     probe_probability: float
+    #: The manifest was not in the canonical format before, so other lines changed too.
+    reformatted: bool = False
 
 
 def read_labels(path: Path) -> tuple[str, ...]:
@@ -277,7 +279,7 @@ def add_model(
 
     file_name = f"{model_id}.onnx"
     digest = hashlib.sha256(model_bytes).hexdigest()
-    label_set = _label_set_for(data["label_sets"], model_id, labels, Path(labels_path))
+    label_set = _label_set_for(data["label_sets"], model_id, labels)
     entry = _entry(
         model_id,
         name or model_id,
@@ -333,6 +335,7 @@ def add_model(
         label_set,
         top1,
         probability,
+        reformatted=json.dumps(data, indent=2, ensure_ascii=False) + "\n" != original.decode(),
     )
 
 
@@ -398,7 +401,7 @@ def _preprocess_block(opts: PreprocessOptions, shape: tuple[int, ...]) -> dict:
     return block
 
 
-def _label_set_for(sets: dict, model_id: str, labels: tuple[str, ...], path: Path) -> str:
+def _label_set_for(sets: dict, model_id: str, labels: tuple[str, ...]) -> str:
     """An existing set with exactly these labels (ImageNet's, say), else a new free name."""
     for name, entry in sets.items():
         if tuple(entry.get("labels", ())) == labels:

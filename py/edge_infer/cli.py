@@ -263,6 +263,8 @@ def _add_model(args) -> int:
         f"{manifest_path} updated. Run `python3 tools/setup.py` (npm start does) so the "
         f"page's offline cache serves the new manifest; then ?model={added.id} works."
     )
+    if added.reformatted:
+        print(f"note: {manifest_path} was rewritten in the canonical format (2-space JSON)")
     return 0
 
 

@@ -168,6 +168,7 @@ def test_add_then_models_lists_it_and_classify_runs_it(models_dir, src):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "added colours:" in proc.stdout
+    assert "canonical format" not in proc.stdout
     assert "?model=colours" in proc.stdout
 
     # The model is copied byte for byte under its id; the entry records its hash and size.
@@ -278,6 +279,17 @@ def test_model_already_in_the_models_folder_is_used_in_place(models_dir):
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in models_dir.iterdir()) == ["inplace.onnx", "manifest.json"]
     assert load_manifest(models_dir / "manifest.json").get("inplace").file == "inplace.onnx"
+
+
+def test_a_hand_formatted_manifest_is_rewritten_canonically_and_said(models_dir, src):
+    manifest = models_dir / "manifest.json"
+    write(manifest, json.dumps(json.loads(manifest.read_text(encoding="utf-8")), indent=4))
+    model, labels = write(src / "c.onnx", GOOD), write(src / "l.txt", RGB_LABELS)
+    proc = run_cli("add-model", model, "--labels", labels, "--models-dir", models_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert "rewritten in the canonical format" in proc.stdout
+    text = manifest.read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
 
 
 def test_help_documents_the_labels_format_and_what_is_not_supported():
