@@ -173,7 +173,7 @@ def inspect_model(session: Any, path: Path) -> ModelIO:
         raise AddModelError(f"{path}: input {inp.name!r} is {inp.type}; it must be float32")
     if out.type != "tensor(float)":
         raise AddModelError(f"{path}: output {out.name!r} is {out.type}; it must be float32")
-    shape = list(inp.shape)
+    shape = list(inp.shape or [])  # None or [] when onnxruntime knows no rank
     if len(shape) != 4:
         raise AddModelError(
             f"{path}: input {inp.name!r} has shape {shape}; expected an image batch of rank 4, "
@@ -197,7 +197,7 @@ def inspect_model(session: Any, path: Path) -> ModelIO:
         raise AddModelError(
             f"{path}: input {inp.name!r} {shape} is neither NCHW nor NHWC with 1 or 3 channels"
         )
-    out_shape = list(out.shape)
+    out_shape = list(out.shape or [])
     if len(out_shape) != 2 or (isinstance(out_shape[0], int) and out_shape[0] != 1):
         raise AddModelError(
             f"{path}: output {out.name!r} has shape {out_shape}; expected [1, classes]"

@@ -391,6 +391,17 @@ BAD_CASES = {
         [],
         "batch size 2",
     ),
+    "output not [1, classes]": (
+        onnx_model(
+            [node("GlobalAveragePool", ["x"], ["logits"])],
+            [value_info("x", [1, 3, 32, 32])],
+            [value_info("logits", [1, 3, 1, 1])],
+        ),
+        RGB_LABELS,
+        "l.txt",
+        [],
+        "has shape [1, 3, 1, 1]; expected [1, classes]",
+    ),
     "two inputs": (_two_inputs(), RGB_LABELS, "l.txt", [], "2 inputs (a, b)"),
     "uint8 input": (_uint8_input(), RGB_LABELS, "l.txt", [], "tensor(uint8); it must be float32"),
     "NHWC": (_nhwc(3), RGB_LABELS, "l.txt", [], "NHWC (channels-last), which is not supported yet"),
