@@ -1,6 +1,7 @@
 """Command line for the CPython host: ``python -m edge_infer classify IMAGE...``.
 
 Prints one JSON result per image, one per line, in the same shape the browser produces.
+``add-model`` registers a user's ONNX classifier in the manifest (see ``edge_infer.add_model``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from edge_infer.add_model import IMAGENET_MEAN, IMAGENET_STD
 from edge_infer.manifest import ManifestError, load_manifest
 
 
@@ -46,12 +48,98 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the manifest's models").add_argument(
         "--manifest", type=Path, default=None
     )
+    _add_model_parser(sub)
     return parser
+
+
+ADD_MODEL_EPILOG = """
+labels file: a .json file holds a JSON list of strings; any other file is UTF-8 text with
+one label per line, in class-index order (surrounding spaces are stripped, blank lines at
+the end are ignored, a blank line elsewhere is an error). Their count must equal the model's
+output classes.
+
+The model must have one static float32 input [1, 3, H, W] (NCHW, RGB) and one float32 output
+[1, classes]; H x W is the centre crop. NHWC, grayscale (1-channel) models and Python hooks
+(--python) are not supported yet. It is copied next to the manifest as ID.onnx, and the
+manifest is rewritten atomically; on any error nothing is written (exit status 2).
+Afterwards run `python3 tools/setup.py` (npm start does) so the page's offline cache serves
+the new manifest.
+"""
+
+
+def _add_model_parser(sub) -> None:
+    p = sub.add_parser(
+        "add-model",
+        help="check an ONNX image classifier and add it to the manifest",
+        description="Check an ONNX image classifier with native onnxruntime (one run on a "
+        "generated image included), copy it next to the manifest and add its entry.",
+        epilog=ADD_MODEL_EPILOG.strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", type=Path, help="the .onnx file")
+    p.add_argument("--labels", type=Path, required=True, help="labels file (see below)")
+    p.add_argument("--id", dest="model_id", help="manifest id (default: the file name's stem)")
+    p.add_argument("--name", help="display name in the page's picker (default: the id)")
+    p.add_argument("--model-version", default="1.0.0", help="entry version (default 1.0.0)")
+    p.add_argument("--license", default="unspecified", help="the model's license")
+    pre = p.add_argument_group("preprocessing: (v * scale - mean[c]) / std[c] per RGB channel")
+    pre.add_argument(
+        "--resize-shorter-side",
+        type=int,
+        metavar="N",
+        help="resize the shorter side to N, then centre-crop the model's H x W "
+        "(default: round(max(H, W) * 256 / 224), 256 for 224)",
+    )
+    pre.add_argument("--scale", type=float, default=1 / 255, help="default 1/255")
+    pre.add_argument(
+        "--mean",
+        type=float,
+        nargs=3,
+        metavar=("R", "G", "B"),
+        default=list(IMAGENET_MEAN),
+        help="default ImageNet's 0.485 0.456 0.406",
+    )
+    pre.add_argument(
+        "--std",
+        type=float,
+        nargs=3,
+        metavar=("R", "G", "B"),
+        default=list(IMAGENET_STD),
+        help="default ImageNet's 0.229 0.224 0.225",
+    )
+    pre.add_argument(
+        "--antialias",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="antialiased (Pillow-style) bilinear resize (default on)",
+    )
+    pre.add_argument(
+        "--background",
+        type=int,
+        nargs=3,
+        metavar=("R", "G", "B"),
+        help="colour transparent pixels are composited over (default white)",
+    )
+    where = p.add_argument_group("where")
+    where.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        help="manifest.json to extend (default: MODELS_DIR/manifest.json, else as `models`)",
+    )
+    where.add_argument(
+        "--models-dir",
+        type=Path,
+        default=None,
+        help="folder holding manifest.json and the model files (the model is copied here)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 1 some image failed, 2 usage)."""
     args = build_parser().parse_args(argv)
+    if args.command == "add-model":
+        return _add_model(args)
     manifest_path = args.manifest or default_manifest_path()
     try:
         manifest = load_manifest(manifest_path)
@@ -128,6 +216,56 @@ def _serve_json(args, manifest, models_dir: Path) -> int:
             status = 1
         print(json.dumps(answer), flush=True)
     return status
+
+
+def _add_model(args) -> int:
+    from edge_infer.add_model import AddModelError, PreprocessOptions, add_model
+
+    manifest_path = args.manifest
+    if args.models_dir is not None:
+        if manifest_path is None:
+            manifest_path = args.models_dir / "manifest.json"
+        elif manifest_path.resolve().parent != args.models_dir.resolve():
+            # Entries name their file relative to the manifest's folder, nowhere else.
+            print(
+                f"edge_infer: add-model: --models-dir {args.models_dir} is not the folder of "
+                f"--manifest {args.manifest}; the model files must sit next to the manifest",
+                file=sys.stderr,
+            )
+            return 2
+    manifest_path = manifest_path or default_manifest_path()
+    options = PreprocessOptions(
+        resize_shorter_side=args.resize_shorter_side,
+        scale=args.scale,
+        mean=tuple(args.mean),
+        std=tuple(args.std),
+        antialias=args.antialias,
+        background=tuple(args.background) if args.background else None,
+    )
+    try:
+        added = add_model(
+            args.model,
+            args.labels,
+            manifest_path,
+            model_id=args.model_id,
+            name=args.name,
+            version=args.model_version,
+            license=args.license,
+            preprocess=options,
+        )
+    except AddModelError as exc:
+        print(f"edge_infer: add-model: {exc}; {manifest_path} is unchanged", file=sys.stderr)
+        return 2
+    print(
+        f"added {added.id}: {added.file} ({added.bytes} bytes, sha256 {added.sha256}), "
+        f"input {list(added.input_shape)}, {added.labels} labels (label set {added.label_set}); "
+        f"probe on a generated image: {added.probe_top1} {added.probe_probability:.3f}\n"
+        f"{manifest_path} updated. Run `python3 tools/setup.py` (npm start does) so the "
+        f"page's offline cache serves the new manifest; then ?model={added.id} works."
+    )
+    if added.reformatted:
+        print(f"note: {manifest_path} was rewritten in the canonical format (2-space JSON)")
+    return 0
 
 
 def _error(code: str, message: str) -> dict:

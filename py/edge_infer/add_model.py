@@ -1,0 +1,518 @@
+"""``add-model``: register a user's ONNX image classifier in a manifest, checked first.
+
+The model is loaded with native onnxruntime, its input and output are checked against what the
+manifest schema can express, it is run once on a generated image through the same pipeline the
+hosts use, and only then is it copied next to the manifest and the manifest rewritten
+atomically. Every refusal raises :class:`AddModelError` before anything is written; a failure
+while writing removes the copied model, so the manifest is byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_infer.manifest import _ID as MODEL_ID
+from edge_infer.manifest import ManifestError, ModelSpec, parse_manifest_json
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: torchvision's Resize(256) + CenterCrop(224): the default shorter side keeps that ratio.
+CROP_RATIO = 224 / 256
+#: What a model that needs the spec extension (issue #16 item 2) is told.
+NOT_YET = "is not supported yet (the manifest schema only describes NCHW RGB input today)"
+
+
+class AddModelError(Exception):
+    """A refusal: the message names the file and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class PreprocessOptions:
+    """The preprocessing a user can choose; the crop size always comes from the model input.
+
+    ``resize_shorter_side`` None means ``round(max(crop) / (224 / 256))``, the ImageNet
+    convention (256 for a 224 crop).
+    """
+
+    resize_shorter_side: int | None = None
+    scale: float = 1 / 255
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    antialias: bool = True
+    background: tuple[int, int, int] | None = None
+
+
+@dataclass(frozen=True)
+class ModelIO:
+    """What onnxruntime says about a model's single input and output."""
+
+    input_name: str
+    input_shape: tuple[int, int, int, int]
+    output_name: str
+    classes: int | None  # None: the output's class dimension is symbolic; the probe decides
+
+
+@dataclass(frozen=True)
+class AddedModel:
+    """What :func:`add_model` wrote."""
+
+    id: str
+    file: Path
+    sha256: str
+    bytes: int
+    input_shape: tuple[int, ...]
+    labels: int
+    label_set: str
+    probe_top1: str
+    probe_probability: float
+    #: The manifest was not in the canonical format before, so other lines changed too.
+    reformatted: bool = False
+
+
+def read_labels(path: Path) -> tuple[str, ...]:
+    """Read class labels (see :func:`read_labels_file`)."""
+    return read_labels_file(path)[0]
+
+
+def read_labels_file(path: Path) -> tuple[tuple[str, ...], str]:
+    """Read class labels: a ``.json`` file is a JSON list of strings, others one per line.
+
+    Text files are UTF-8 (a BOM is allowed). Each label is stripped of surrounding spaces,
+    blank lines at the end are ignored, and a blank line anywhere else is refused because it
+    would shift every later class index.
+
+    Raises:
+        AddModelError: the file cannot be read, is not UTF-8, is malformed or holds no label.
+
+    Returns:
+        The labels and the sha256 of the file's bytes.
+
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AddModelError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AddModelError(
+            f"labels file {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from exc
+    text = text.removeprefix("\ufeff")
+    if path.suffix.lower() == ".json":
+        labels = _json_labels(path, text)
+    else:
+        # split("\n"), not splitlines(): U+2028 and friends may be part of a label.
+        lines = [line.strip() for line in text.split("\n")]
+        while lines and not lines[-1]:
+            lines.pop()
+        for n, line in enumerate(lines, 1):
+            if not line:
+                raise AddModelError(
+                    f"labels file {path}: line {n} is blank; write one label per line "
+                    "(a blank line would shift every later class index)"
+                )
+        labels = lines
+    if not labels:
+        raise AddModelError(f"labels file {path} has no labels")
+    return tuple(labels), hashlib.sha256(data).hexdigest()
+
+
+def _json_labels(path: Path, text: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AddModelError(
+            f"labels file {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    if not isinstance(value, list):
+        raise AddModelError(
+            f"labels file {path}: expected a JSON list of strings, got "
+            f"{'an object' if isinstance(value, dict) else type(value).__name__}"
+        )
+    for i, label in enumerate(value):
+        if not isinstance(label, str) or not label.strip():
+            raise AddModelError(f"labels file {path}: item {i} is not a non-empty string")
+    return [label.strip() for label in value]
+
+
+def inspect_model(session: Any, path: Path) -> ModelIO:
+    """Check an onnxruntime session's input and output against what the manifest can run.
+
+    Raises:
+        AddModelError: not exactly one float input and one float output, a dynamic or
+            unsupported input shape, or an output that is not ``[1, classes]``.
+
+    """
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1:
+        names = ", ".join(i.name for i in inputs)
+        raise AddModelError(
+            f"{path}: the model has {len(inputs)} inputs ({names}); edge-infer feeds exactly "
+            "one image tensor"
+        )
+    if len(outputs) != 1:
+        names = ", ".join(o.name for o in outputs)
+        raise AddModelError(
+            f"{path}: the model has {len(outputs)} outputs ({names}); edge-infer reads exactly "
+            "one class-score tensor"
+        )
+    inp, out = inputs[0], outputs[0]
+    if inp.type != "tensor(float)":
+        raise AddModelError(f"{path}: input {inp.name!r} is {inp.type}; it must be float32")
+    if out.type != "tensor(float)":
+        raise AddModelError(f"{path}: output {out.name!r} is {out.type}; it must be float32")
+    shape = list(inp.shape or [])  # None or [] when onnxruntime knows no rank
+    if len(shape) != 4:
+        raise AddModelError(
+            f"{path}: input {inp.name!r} has shape {shape}; expected an image batch of rank 4, "
+            "[1, C, H, W] or [1, H, W, C]"
+        )
+    if not all(isinstance(d, int) and d > 0 for d in shape):
+        raise AddModelError(
+            f"{path}: input {inp.name!r} has a dynamic shape {shape}; edge-infer needs a "
+            "static shape such as [1, 3, 224, 224] (export the model with fixed sizes)"
+        )
+    if shape[0] != 1:
+        raise AddModelError(f"{path}: input {inp.name!r} has batch size {shape[0]}; it must be 1")
+    if shape[1] != 3:
+        if shape[3] in (1, 3):
+            kind = "grayscale NHWC" if shape[3] == 1 else "NHWC (channels-last)"
+            raise AddModelError(f"{path}: input {inp.name!r} {shape} is {kind}, which {NOT_YET}")
+        if shape[1] == 1:
+            raise AddModelError(
+                f"{path}: input {inp.name!r} {shape} is grayscale (1 channel), which {NOT_YET}"
+            )
+        raise AddModelError(
+            f"{path}: input {inp.name!r} {shape} is neither NCHW nor NHWC with 1 or 3 channels"
+        )
+    out_shape = list(out.shape or [])
+    if len(out_shape) != 2 or (isinstance(out_shape[0], int) and out_shape[0] != 1):
+        raise AddModelError(
+            f"{path}: output {out.name!r} has shape {out_shape}; expected [1, classes]"
+        )
+    classes = out_shape[1] if isinstance(out_shape[1], int) and out_shape[1] > 0 else None
+    return ModelIO(inp.name, (1, 3, shape[2], shape[3]), out.name, classes)
+
+
+def probe_image(height: int, width: int) -> np.ndarray:
+    """A deterministic RGB test image: gradients and a checker, so no channel is constant."""
+    y, x = np.mgrid[0:height, 0:width]
+    checker = ((y // 8 + x // 8) % 2) * 64
+    r = x * 255 // max(width - 1, 1)
+    g = y * 255 // max(height - 1, 1)
+    b = (checker + (x + y) % 192) % 256
+    return np.stack([r, g, b], axis=2).astype(np.uint8)
+
+
+def add_model(
+    model_path: Path,
+    labels_path: Path,
+    manifest_path: Path,
+    *,
+    model_id: str | None = None,
+    name: str | None = None,
+    version: str = "1.0.0",
+    license: str = "unspecified",
+    preprocess: PreprocessOptions | None = None,
+) -> AddedModel:
+    """Validate a model, copy it next to the manifest as ``<id>.onnx`` and add its entry.
+
+    Args:
+        model_path: the ONNX file to add.
+        labels_path: its class labels (see :func:`read_labels`).
+        manifest_path: the manifest to extend; the model file goes into its folder.
+        model_id: the entry's id (default: the model file's name without ``.onnx``).
+        name: the display name (default: the id).
+        version: the entry's version string.
+        license: the model's license, as the user states it.
+        preprocess: preprocessing options (default: ImageNet's).
+
+    Returns:
+        What was written.
+
+    Raises:
+        AddModelError: any check failed or the files could not be written; the manifest is
+            then byte for byte unchanged and no copied model is left behind.
+
+    """
+    preprocess = preprocess or PreprocessOptions()
+    manifest_path = Path(manifest_path)
+    models_dir = manifest_path.parent
+    original = _read_manifest(manifest_path)
+    data = json.loads(original)
+
+    model_id = model_id if model_id is not None else Path(model_path).stem
+    if not MODEL_ID.match(model_id):
+        raise AddModelError(
+            f"model id {model_id!r} is not valid: use 1 to 64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit (choose one with --id)"
+        )
+    if any(entry.get("id") == model_id for entry in data["models"]):
+        raise AddModelError(
+            f"model id {model_id!r} is already in {manifest_path}; choose another with --id"
+        )
+
+    try:
+        model_bytes = Path(model_path).read_bytes()
+    except OSError as exc:
+        raise AddModelError(f"cannot read model file {model_path}: {exc.strerror or exc}") from exc
+    labels, labels_sha256 = read_labels_file(Path(labels_path))
+    session = _load_session(model_bytes, Path(model_path))
+    io = inspect_model(session, Path(model_path))
+    if io.classes is not None and io.classes != len(labels):
+        raise AddModelError(
+            f"{model_path}: output {io.output_name!r} has {io.classes} classes but labels file "
+            f"{labels_path} has {len(labels)} labels"
+        )
+
+    file_name = f"{model_id}.onnx"
+    digest = hashlib.sha256(model_bytes).hexdigest()
+    label_set = _label_set_for(data["label_sets"], model_id, labels)
+    entry = _entry(
+        model_id,
+        name or model_id,
+        version,
+        license,
+        file_name,
+        digest,
+        len(model_bytes),
+        io,
+        len(labels),
+        _preprocess_block(preprocess, io.input_shape),
+        label_set,
+        Path(model_path).name,
+    )
+    new_data = copy.deepcopy(data)
+    if label_set not in new_data["label_sets"]:
+        new_data["label_sets"][label_set] = {
+            "source": {
+                "file": Path(labels_path).name,
+                "sha256": labels_sha256,
+            },
+            "labels": list(labels),
+        }
+    new_data["models"].append(entry)
+    # The same serialisation tools/export_model.py uses, so existing entries keep their bytes.
+    text = json.dumps(new_data, indent=2, ensure_ascii=False) + "\n"
+    try:
+        spec = parse_manifest_json(text, source=str(manifest_path)).get(model_id)
+    except ManifestError as exc:
+        raise AddModelError(f"the new manifest entry would be invalid: {exc}") from exc
+
+    top1, probability = _probe(session, spec, len(labels), Path(model_path))
+
+    dest = models_dir / file_name
+    created = _place_model(dest, model_bytes)
+    try:
+        if manifest_path.read_bytes() != original:
+            raise AddModelError(f"{manifest_path} changed while the model was being checked")
+        _replace_atomically(manifest_path, text.encode("utf-8"))
+    except BaseException as exc:
+        if created:
+            dest.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise AddModelError(f"cannot write {manifest_path}: {exc.strerror or exc}") from exc
+        raise
+    return AddedModel(
+        model_id,
+        dest,
+        digest,
+        len(model_bytes),
+        spec.input_shape,
+        len(labels),
+        label_set,
+        top1,
+        probability,
+        reformatted=json.dumps(data, indent=2, ensure_ascii=False) + "\n" != original.decode(),
+    )
+
+
+def _read_manifest(path: Path) -> bytes:
+    try:
+        original = path.read_bytes()
+    except OSError as exc:
+        raise AddModelError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
+    try:
+        parse_manifest_json(original.decode("utf-8"), source=str(path))
+    except (UnicodeDecodeError, ManifestError) as exc:
+        # Never rewrite a manifest that is already broken: the user must see and fix it first.
+        raise AddModelError(f"manifest {path} is not valid, fix it first: {exc}") from exc
+    return original
+
+
+def _load_session(model_bytes: bytes, path: Path) -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise AddModelError(
+            "add-model needs native onnxruntime: pip install 'edge-infer[native]'"
+        ) from exc
+    if not model_bytes:
+        raise AddModelError(f"{path} is empty, not an ONNX model")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3  # onnxruntime's own warnings would bury our message
+    try:
+        return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for every cause
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc)
+        raise AddModelError(
+            f"{path} is not an ONNX model that onnxruntime can load: {reason}"
+        ) from exc
+
+
+def _preprocess_block(opts: PreprocessOptions, shape: tuple[int, ...]) -> dict:
+    crop_h, crop_w = shape[2], shape[3]
+    shorter = opts.resize_shorter_side or round(max(crop_h, crop_w) / CROP_RATIO)
+    if shorter < max(crop_h, crop_w):
+        raise AddModelError(
+            f"--resize-shorter-side {shorter} is smaller than the model's input "
+            f"{crop_h}x{crop_w}; it must be at least {max(crop_h, crop_w)}"
+        )
+    if any(not s > 0 for s in opts.std):  # also refuses NaN
+        raise AddModelError(f"--std {' '.join(map(str, opts.std))}: every value must be > 0")
+    block = {
+        "resize": {
+            "shorter_side": shorter,
+            "interpolation": "bilinear",
+            "antialias": opts.antialias,
+        },
+        "crop": {"height": crop_h, "width": crop_w},
+        "scale": opts.scale,
+        "mean": list(opts.mean),
+        "std": list(opts.std),
+        "layout": "NCHW",
+        "channel_order": "RGB",
+    }
+    if opts.background is not None:
+        block["background"] = list(opts.background)
+    return block
+
+
+def _label_set_for(sets: dict, model_id: str, labels: tuple[str, ...]) -> str:
+    """An existing set with exactly these labels (ImageNet's, say), else a new free name."""
+    for name, entry in sets.items():
+        if tuple(entry.get("labels", ())) == labels:
+            return name
+    name, n = model_id, 2
+    while name in sets:
+        name, n = f"{model_id}-{n}", n + 1
+    return name
+
+
+def _entry(
+    model_id,
+    name,
+    version,
+    license,
+    file_name,
+    digest,
+    size,
+    io,
+    classes,
+    preprocess,
+    label_set,
+    source,
+) -> dict:
+    from edge_infer import __version__
+
+    # Key order as in the entries tools/export_model.py writes.
+    return {
+        "id": model_id,
+        "version": version,
+        "name": name,
+        "task": "image-classification",
+        "file": file_name,
+        "sha256": digest,
+        "bytes": size,
+        "license": license,
+        "provenance": {"added_by": f"edge_infer {__version__} add-model", "source_file": source},
+        "input": {"name": io.input_name, "shape": list(io.input_shape), "dtype": "float32"},
+        "output": {"name": io.output_name, "shape": [1, classes], "dtype": "float32"},
+        "preprocess": preprocess,
+        "labels": label_set,
+    }
+
+
+def _probe(session: Any, spec: ModelSpec, classes: int, path: Path) -> tuple[str, float]:
+    """Run the model once on a generated image through the hosts' own pipeline."""
+    from edge_infer.pipeline import Pipeline
+
+    pre = spec.preprocess
+    height = pre.resize_shorter_side + 37  # non-square and larger than the crop: a real resize
+    width = height * 4 // 3 + 11
+    image = probe_image(height, width)
+    logits: list[np.ndarray] = []
+
+    def infer(x: np.ndarray) -> np.ndarray:
+        logits.append(session.run([spec.output_name], {spec.input_name: x})[0])
+        return logits[-1]
+
+    try:
+        result = Pipeline(spec, infer).classify(image, top_k=1)
+    except Exception as exc:
+        got = f" (output shape {list(logits[-1].shape)})" if logits else ""
+        raise AddModelError(
+            f"{path}: the probe run on a generated {width}x{height} image failed{got}: {exc}"
+        ) from exc
+    if logits[-1].shape != (1, classes):
+        raise AddModelError(
+            f"{path}: on a generated image the output is shaped {list(logits[-1].shape)}, "
+            f"not [1, {classes}] for {classes} labels"
+        )
+    return result["label"], result["confidence"]
+
+
+def _place_model(dest: Path, data: bytes) -> bool:
+    """Write the validated bytes to ``dest``; returns whether a new file was created.
+
+    A file already there is kept only if it holds these very bytes (the user put the model in
+    the models folder first); anything else there is someone's file, never overwritten.
+    """
+    if dest.exists():
+        try:
+            same = dest.read_bytes() == data
+        except OSError:
+            same = False
+        if same:
+            return False
+        raise AddModelError(
+            f"{dest} already exists and is a different file; choose another --id or move it"
+        )
+    try:
+        _replace_atomically(dest, data, mode=0o644)
+    except OSError as exc:
+        raise AddModelError(f"cannot write {dest}: {exc.strerror or exc}") from exc
+    return True
+
+
+def _replace_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to a temp file in ``path``'s folder, then rename it over ``path``.
+
+    The file keeps its permission bits (mkstemp would make it 0600, unreadable to a server).
+    """
+    if mode is None:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
