@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_infer.manifest import _ID as MODEL_ID
-from edge_infer.manifest import ManifestError, ModelSpec, parse_manifest_json
+from edge_infer.manifest import MODEL_ID, ManifestError, ModelSpec, parse_manifest_json
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

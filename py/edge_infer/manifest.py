@@ -15,7 +15,8 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: The pattern every model id must match.
+MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _INTERPOLATIONS = ("bilinear",)
 _LAYOUTS = ("NCHW",)
 
@@ -148,8 +149,8 @@ def _parse_label_sets(obj: _Obj) -> dict[str, tuple[str, ...]]:
 
 def _parse_model(m: _Obj, label_sets: dict[str, tuple[str, ...]]) -> ModelSpec:
     model_id = m.str("id")
-    if not _ID.match(model_id):
-        raise ManifestError(f"{m.path}.id: {model_id!r} must match {_ID.pattern}")
+    if not MODEL_ID.match(model_id):
+        raise ManifestError(f"{m.path}.id: {model_id!r} must match {MODEL_ID.pattern}")
     sha = m.str("sha256")
     if not _SHA256.match(sha):
         raise ManifestError(f"{m.path}.sha256: expected 64 lowercase hex digits")
