@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from bad_inputs import CASES, write_all
 from conftest import READY_TIMEOUT_MS
-from helpers import CAT_LABELS, ROOT
+from helpers import CAT_LABELS, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +32,7 @@ def check(outcome: str, result: dict | None, code: str | None):
 
 def test_cli_matrix(files):
     names = [c.name for c in CASES]
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge_infer", "classify", *(str(files[n]) for n in names)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "py")},
-        timeout=300,
-    )
+    proc = run_cli("classify", *(str(files[n]) for n in names), timeout=300)
     assert proc.returncode == 1  # some files failed, the others were classified
     results = {
         os.path.basename(json.loads(line)["file"]): json.loads(line)
