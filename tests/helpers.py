@@ -9,6 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 MANIFEST = MODELS / "manifest.json"
+# The Content-Security-Policy tools/serve.py sends with every response.
+CSP = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
+    "connect-src 'self'; img-src 'self' blob: data:; style-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors *"
+)
 # The CLI's interpreter as the README writes it: relative to the repository root.
 VENV_PYTHON = ".venv/bin/python"
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = new URL('../../../', import.meta.url).pathname;
 const VENDOR = `${ROOT}web/vendor/`;
 const SITE = '/lib/python3.12/site-packages';
 const vendor = JSON.parse(readFileSync(`${VENDOR}vendor.json`, 'utf8'));

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import chromium
 import numpy as np
 import pytest
-from conftest import CHROMIUM, CHROMIUM_FLAGS, READY_TIMEOUT_MS, start_server
+from conftest import READY_TIMEOUT_MS, start_server
 from helpers import CAT_LABELS, photo
 from PIL import Image
 
@@ -102,7 +103,7 @@ def test_repeat_visit_does_not_download_the_model_again(playwright, logged_serve
     """
     proc, url = logged_server
     context = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        str(tmp_path / "profile"), **chromium.launch_kwargs()
     )
     try:
         page = context.new_page()

@@ -23,8 +23,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+import chromium
 import pytest
-from conftest import CHROMIUM, CHROMIUM_FLAGS, READY_TIMEOUT_MS
+from conftest import READY_TIMEOUT_MS
 from helpers import CAT_LABELS, ROOT, photo
 
 pytestmark = pytest.mark.browser
@@ -670,9 +671,7 @@ def test_example_host_page_works_from_another_origin(page, app_url, serve):
 @pytest.fixture(scope="module")
 def camera_browser(playwright):
     """Chromium with its fake camera (a synthetic moving pattern) and auto-accepted prompts."""
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, args=CHROMIUM_FLAGS + FAKE_CAMERA_FLAGS, headless=True
-    )
+    browser = playwright.chromium.launch(**chromium.launch_kwargs(*FAKE_CAMERA_FLAGS))
     yield browser
     browser.close()
 
