@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import chromium  # tools/chromium.py: the launch configuration bench/ uses too
 
 READY_TIMEOUT_MS = 120_000
+RUNTIME_WORKERS = ("/lib/worker.js", "/lib/ort-worker.js")
 
 # Every CSP violation in the page (workers report theirs on the console: see worker.js).
 RECORD_VIOLATIONS = """
@@ -131,8 +132,8 @@ class SharedApp:
     - classifiers and other globals it put on ``window``: disposed and deleted;
     - uncaught page errors and CSP violations: the test fails (they would be bugs);
     - anything the page cannot be put back from (routes, which also turn off Chromium's HTTP
-      cache; init scripts; exposed functions; a navigation or reload; a lasting error state; a
-      worker that ended or a new one): the context is closed and the next test boots a new one.
+      cache; init scripts; exposed functions; a navigation or reload; a lasting error state;
+      a runtime worker that ended): the context is closed and the next test boots a new one.
 
     A reset that raises closes the context too, so no state leaks into the next test.
     """
@@ -141,9 +142,14 @@ class SharedApp:
         self.browser, self.url = browser, url
         self.context = self.page = None
         self.boots = 0
+        self.tests = 0
+        self.test = ""
+        self.recycles: list[str] = []
 
-    def ensure(self):
+    def ensure(self, test: str):
         """The ready page, booting it first when there is none (first use, or after a recycle)."""
+        self.test = test
+        self.tests += 1
         if self.page is None:
             self._boot()
         self._start_test()
@@ -158,9 +164,14 @@ class SharedApp:
         self.boots += 1
         self.token = f"shared-{os.getpid()}-{self.boots}"
         self.globals = self.page.evaluate(MARK_JS, self.token)
-        self.workers = sorted(w.url for w in self.page.workers)
         self.viewport = self.page.viewport_size
-        assert len(self.workers) == 2, self.workers  # the inference worker and ORT's
+        # The runtime lives in the inference worker and onnxruntime-web's; if either ends (a
+        # crash, a dispose), the next test must not inherit a rebooted runtime unknowingly.
+        runtime = [w for w in self.page.workers if w.url.endswith(RUNTIME_WORKERS)]
+        assert len(runtime) == 2, [w.url for w in self.page.workers]
+        self.runtime_ended = False
+        for worker in runtime:
+            worker.on("close", lambda _: setattr(self, "runtime_ended", True))
 
     def _start_test(self) -> None:
         self.listeners: list[tuple[object, str, object]] = []
@@ -210,24 +221,29 @@ class SharedApp:
             page.__dict__.pop("goto", None)
             page.__dict__.pop("reload", None)
             if self.tainted:
-                return self.recycle()
+                return self.recycle(f"the test called {', '.join(sorted(set(self.tainted)))}")
             context.clear_permissions()
             context.set_offline(False)
             page.set_viewport_size(self.viewport)
             found = page.evaluate(RESET_JS, {"token": self.token, "globals": self.globals})
-            workers = sorted(w.url for w in page.workers)
-            if found["navigated"] or found["state"] != "ready" or workers != self.workers:
-                return self.recycle()
             assert self.page_errors == [], f"uncaught errors in the shared page: {self.page_errors}"
+            if found["navigated"]:
+                return self.recycle("the page navigated or reloaded")
             assert found["violations"] == [], f"CSP violations: {found['violations']}"
             assert not found["busy"], "work was still running after Cancel"
+            if self.runtime_ended:
+                return self.recycle("a runtime worker ended")
+            if found["state"] != "ready":
+                return self.recycle(f"the page stayed in state {found['state']!r}")
             assert found["cards"] == 0 and not found["messageShown"], found
         except BaseException:
-            self.recycle()
+            self.recycle("the reset failed")
             raise
 
-    def recycle(self) -> None:
+    def recycle(self, why: str | None) -> None:
         """Close the shared context; the next test that asks for the page boots a new one."""
+        if self.context is not None and why:
+            self.recycles.append(f"{self.test}: {why}")
         context, self.context, self.page = self.context, None, None
         if context is not None:
             context.close()
@@ -238,11 +254,13 @@ def shared_app(browser, app_url):
     """The session's :class:`SharedApp` (use ``ready_page`` in tests)."""
     shared = SharedApp(browser, app_url)
     yield shared
-    shared.recycle()
+    shared.recycle(None)
+    summary = f"shared ready page: {shared.tests} tests, {shared.boots} boots"
+    SUMMARY[:] = [summary, *(f"  new boot after {r}" for r in shared.recycles)]
 
 
 @pytest.fixture
-def ready_page(shared_app):
+def ready_page(shared_app, request):
     """The shared app page, ready (runtime booted), reset after the test.
 
     For tests that do not need a fresh runtime. Drive it as a user would (file input, drop,
@@ -250,6 +268,15 @@ def ready_page(shared_app):
     page's runtime). Do not navigate, reload, route or add init scripts: that costs the next
     test a new boot (see :class:`SharedApp`).
     """
-    page = shared_app.ensure()
+    page = shared_app.ensure(request.node.nodeid)
     yield page
     shared_app.reset()
+
+
+SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how often the shared page was booted, and why it had to be booted again."""
+    for line in SUMMARY:
+        terminalreporter.write_line(line)

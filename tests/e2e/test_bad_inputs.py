@@ -51,21 +51,17 @@ def test_cli_matrix(files):
 # ------------------------------------------------------------------- browser (API)
 
 
-@pytest.fixture(scope="module")
-def api_page(browser, app_url):
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(app_url)
-    page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
-    page.evaluate(
+@pytest.fixture
+def api_page(ready_page):
+    """The shared ready app page, with a classifier of the test's own on the window."""
+    ready_page.evaluate(
         """async () => {
             const { createClassifier } = await import('./edge-infer.js');
             window.testClassifier = createClassifier();
             await window.testClassifier.ready;
         }"""
     )
-    yield page
-    context.close()
+    return ready_page
 
 
 CLASSIFY_FILE_JS = """async ({ b64, name, type }) => {
@@ -117,8 +113,8 @@ def test_huge_image_is_refused_with_its_size(api_page, files):
 
 
 @pytest.mark.browser
-def test_page_shows_each_error_then_classifies(page, app_url, files):
-    page.goto(app_url)
+def test_page_shows_each_error_then_classifies(ready_page, files):
+    page = ready_page
     page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
     failures = [c for c in CASES if c.browser.startswith("E_")]
     for n, case in enumerate(failures, start=1):

@@ -73,6 +73,17 @@ def watched(context, page):
     assert complaints == []
 
 
+@pytest.fixture
+def watched_shared(ready_page):
+    """The shared ready page with worker CSP complaints recorded (its context records CSP
+    violations from the start, as ``watched`` does)."""
+    complaints = []
+    ready_page.on("console", lambda m: "CSP" in m.text and complaints.append(m.text))
+    yield ready_page, complaints
+    assert ready_page.evaluate("window.__violations") == []
+    assert complaints == []
+
+
 # --------------------------------------------------------------------------- CSP in the browser
 
 
@@ -198,9 +209,8 @@ def test_no_request_leaves_the_origin_or_carries_a_body(context, page, app_url):
 
 
 @pytest.mark.browser
-def test_hostile_file_names_are_rendered_as_text(watched, app_url):
-    page, _ = watched
-    page.goto(app_url)
+def test_hostile_file_names_are_rendered_as_text(watched_shared):
+    page, _ = watched_shared
     page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
     png = photo("chelsea.png").read_bytes()
     drop(page, [payload(png, HOSTILE, "image/png")])

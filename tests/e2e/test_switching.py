@@ -158,11 +158,11 @@ SEED_JS = """async (requests) => {
 }"""
 
 
-def test_seed_style_request_in_the_js_api(page, app_url):
+def test_seed_style_request_in_the_js_api(ready_page):
     image = Image.open(photo("coffee.png")).convert("RGB").resize((224, 160))
     data = np.asarray(image).reshape(-1).tolist()
     ok = {"image_data": data, "width": 224, "height": 160, "model_id": BOOT_MODEL}
-    page.goto(app_url + "models/manifest.json")
+    page = ready_page  # classifiers made through the API share the page's runtime
     good, short, unknown, nan = page.evaluate(
         SEED_JS,
         [
