@@ -149,7 +149,6 @@ class SharedApp:
     def ensure(self, test: str):
         """The ready page, booting it first when there is none (first use, or after a recycle)."""
         self.test = test
-        self.tests += 1
         if self.page is None:
             self._boot()
         self._start_test()
@@ -268,6 +267,7 @@ def ready_page(shared_app, request):
     page's runtime). Do not navigate, reload, route or add init scripts: that costs the next
     test a new boot (see :class:`SharedApp`).
     """
+    shared_app.tests += 1
     page = shared_app.ensure(request.node.nodeid)
     yield page
     shared_app.reset()
