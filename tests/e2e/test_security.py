@@ -136,11 +136,11 @@ def test_a_violation_would_be_seen(page, app_url):
 
 
 @pytest.mark.browser
-def test_the_worker_cannot_phone_home_and_says_so(page, app_url):
+def test_the_worker_cannot_phone_home_and_says_so(ready_page):
     """connect-src holds in the worker too, and its refusals reach the console (worker.js)."""
+    page = ready_page
     complaints = []
     page.on("console", lambda m: "CSP blocked" in m.text and complaints.append(m.text))
-    page.goto(app_url)
     page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
     [worker] = [w for w in page.workers if w.url.endswith("/lib/worker.js")]
     error = worker.evaluate(
