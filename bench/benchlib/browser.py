@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import shutil
+import sys
 from collections import Counter
 from urllib.parse import urlencode
 
-from benchlib import BENCH
+from benchlib import BENCH, ROOT
 
-CHROMIUM = os.environ.get("EDGE_INFER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-# The same flags as CHROMIUM_FLAGS in tests/conftest.py (no background networking).
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT / "tools"))
+import chromium  # tools/chromium.py: the launch configuration the tests use too
+
+# Aliases of the one definition, for callers that import them from here.
+CHROMIUM, CHROMIUM_FLAGS = chromium.EXECUTABLE, chromium.FLAGS
+
 READY_TIMEOUT_MS = 120_000
 LONG_TASKS_SCRIPT = BENCH / "init-longtasks.js"
 
@@ -27,13 +21,12 @@ LONG_TASKS_SCRIPT = BENCH / "init-longtasks.js"
 def launch(playwright, *extra_args: str):
     """Launch Debian's Chromium headless (Playwright cannot download browsers here).
 
-    ``extra_args`` are added to :data:`CHROMIUM_FLAGS` (the memory section's eager
+    ``extra_args`` are added to ``chromium.FLAGS`` (the memory section's eager
     memory measurement, for one).
     """
-    if not os.path.exists(CHROMIUM):
-        raise SystemExit(f"Chromium not found at {CHROMIUM}; run `npm run setup -- --browser`")
-    args = [*CHROMIUM_FLAGS, *extra_args]
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+    if not chromium.available():
+        raise SystemExit(chromium.MISSING)
+    return playwright.chromium.launch(**chromium.launch_kwargs(*extra_args))
 
 
 def fresh_context(browser):

@@ -11,11 +11,10 @@ import tempfile
 from contextlib import contextmanager
 
 from benchlib.browser import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     LONG_TASKS_SCRIPT,
     READY_TIMEOUT_MS,
     Harness,
+    chromium,
     longest,
 )
 from benchlib.idle import wait_for_chromium_idle
@@ -47,7 +46,7 @@ def persistent_profile(browser):
     """
     with tempfile.TemporaryDirectory(prefix="edge-infer-bench-profile-") as profile:
         context = browser.browser_type.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+            profile, **chromium.launch_kwargs()
         )
         try:
             context.set_default_timeout(READY_TIMEOUT_MS)

@@ -42,17 +42,10 @@ CLASSIFY_JS = """async ({ files, model, mode }) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def zoo_page(browser, app_url):
-    context = browser.new_context()
-    requests = []
-    context.on("request", lambda r: requests.append(r.url))
-    page = context.new_page()
-    page.goto(app_url)
-    page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
-    page.requests = requests
-    yield page
-    context.close()
+@pytest.fixture
+def zoo_page(ready_page):
+    """The shared ready app page (classifiers share its runtime and its model cache)."""
+    return ready_page
 
 
 def classify(page, model, *names, mode="exact"):

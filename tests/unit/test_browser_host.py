@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from edge_infer.hosts.browser import BrowserHost
 
-MANIFEST = Path(__file__).resolve().parents[1] / "models" / "manifest.json"
+MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { DEFAULTS, LIMITS, checkPreprocess, resolveOptions, threadPolicy } from '../../web/lib/config.js';
-import { INFERENCE_REQUESTS, ORT_REQUESTS } from '../../web/lib/messages.js';
-import { WorkerChannel, serveProtocol } from '../../web/lib/protocol.js';
+import { DEFAULTS, LIMITS, checkPreprocess, resolveOptions, threadPolicy } from '../../../web/lib/config.js';
+import { INFERENCE_REQUESTS, ORT_REQUESTS } from '../../../web/lib/messages.js';
+import { WorkerChannel, serveProtocol } from '../../../web/lib/protocol.js';
 
 test('resolveOptions fills every default and keeps what the caller set', () => {
   const resolved = resolveOptions({ model: 'm', topK: 3, cache: { maxModels: 1 }, threads: undefined });

@@ -21,12 +21,14 @@ STAGES = {"decode", "preprocess", "inference", "postprocess", "total"}
 class App:
     """A loaded app page plus every request it made."""
 
-    def __init__(self, page, url):
-        self.page, self.url, self.requests = page, url, []
+    def __init__(self, page, url, *, loaded=False):
+        self.page, self.url, self.requests, self.loaded = page, url, [], loaded
         page.on("request", lambda r: self.requests.append(r.url))
 
-    def open(self, query=""):
-        self.page.goto(self.url + query)
+    def open(self):
+        """Open the app (the shared page is open already) and wait until it is ready."""
+        if not self.loaded:
+            self.page.goto(self.url)
         self.wait_state("ready")
         return self
 
@@ -69,7 +71,16 @@ class App:
 
 
 @pytest.fixture
-def app(page, app_url):
+def app(ready_page, app_url):
+    """The shared ready app page; the test fails if it contacts another origin meanwhile."""
+    app = App(ready_page, app_url, loaded=True)
+    yield app
+    assert app.foreign_requests() == [], "the page contacted another origin"
+
+
+@pytest.fixture
+def fresh_app(page, app_url):
+    """The app in a new browser context, not opened yet: for tests of the boot itself."""
     app = App(page, app_url)
     yield app
     assert app.foreign_requests() == [], "the page contacted another origin"
@@ -148,8 +159,10 @@ def test_non_image_shows_an_error_then_the_next_image_works(app, tmp_path):
     assert app.page.is_hidden("#message")
 
 
-def test_paste_from_the_clipboard(app, context, app_url):
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url.rstrip("/"))
+def test_paste_from_the_clipboard(app, app_url):
+    app.page.context.grant_permissions(
+        ["clipboard-read", "clipboard-write"], origin=app_url.rstrip("/")
+    )
     app.open()
     payload = app.file_payload(photo("coffee.png"), "image/png")
     app.page.evaluate(
@@ -220,7 +233,8 @@ def test_browser_matches_cpython_on_the_same_pixels(app, mode):
     assert browser["label"] in CAT_LABELS
 
 
-def test_images_dropped_while_loading_are_classified_when_ready(app):
+def test_images_dropped_while_loading_are_classified_when_ready(fresh_app):
+    app = fresh_app
     app.page.goto(app.url)
     assert app.page.get_attribute("body", "data-state") == "loading"
     app.drop((photo("coffee.png"), "image/png"))

@@ -23,8 +23,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+import chromium
 import pytest
-from conftest import CHROMIUM, CHROMIUM_FLAGS, READY_TIMEOUT_MS
+from conftest import READY_TIMEOUT_MS
 from helpers import CAT_LABELS, ROOT, photo
 
 pytestmark = pytest.mark.browser
@@ -93,6 +94,71 @@ def photos_url():
     yield httpd.url
     httpd.shutdown()
     httpd.server_close()
+
+
+# Boots the shared runtime on the API host page with a classifier kept for the whole module,
+# and remembers what a reset must put back.
+API_HOST_BOOT_JS = """async (app) => {
+    const { createClassifier } = await import(app + 'edge-infer.js');
+    window.__keeper = createClassifier();
+    await window.__keeper.ready;
+    const post = Worker.prototype.postMessage;
+    window.__restorePostMessage = () => { Worker.prototype.postMessage = post; };
+    return Object.keys(window);
+}"""
+# Disposes the classifiers a test left on the window and deletes every global it added.
+API_HOST_RESET_JS = """async ({ app, globals }) => {
+    window.__restorePostMessage();
+    const { Classifier } = await import(app + 'edge-infer.js');
+    const known = new Set(globals);
+    for (const key of Object.keys(window).filter((k) => !known.has(k))) {
+        if (window[key] instanceof Classifier) window[key].dispose();
+        delete window[key];
+    }
+    return (await window.__keeper.classify('chelsea.png')).label;
+}"""
+
+
+@pytest.fixture(scope="module")
+def api_host_page(browser, app_url, tmp_path_factory):
+    """A plain host page on another origin (not isolated) whose runtime is booted once.
+
+    For the API tests that need a ready runtime on such a page but not a fresh one. A
+    classifier kept on the page holds the runtime between tests (classifiers share it).
+    """
+    root = tmp_path_factory.mktemp("api-host")
+    write_host(root, app_url, "", module=False)
+    httpd = start_host(root)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(httpd.url)
+    page.globals = page.evaluate(API_HOST_BOOT_JS, app_url)
+    yield page
+    context.close()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def api_host(api_host_page, app_url):
+    """The shared API host page, reset after the test: its globals and classifiers removed,
+    ``Worker.prototype.postMessage`` restored, and the kept runtime still answering."""
+    closed = []
+
+    def on_close(worker):
+        closed.append(worker.url)
+
+    workers = api_host_page.workers
+    for worker in workers:
+        worker.on("close", on_close)
+    yield api_host_page
+    for worker in workers:
+        worker.remove_listener("close", on_close)
+    label = api_host_page.evaluate(
+        API_HOST_RESET_JS, {"app": app_url, "globals": api_host_page.globals}
+    )
+    assert closed == [], "a test ended the shared runtime of the API host page"
+    assert label in CAT_LABELS
 
 
 # Records every event of every <edge-classifier> on the host page (events bubble and compose).
@@ -393,10 +459,8 @@ API_INPUTS_JS = """async ({ app, photos }) => {
 }"""
 
 
-def test_api_classifies_every_accepted_input_type(page, app_url, serve, tmp_path, photos_url):
-    write_host(tmp_path, app_url, "", module=False)
-    host = serve(tmp_path)
-    page.goto(host)
+def test_api_classifies_every_accepted_input_type(api_host, app_url, photos_url):
+    page = api_host
     out = page.evaluate(API_INPUTS_JS, {"app": app_url, "photos": photos_url})
     labels = out["labels"]
     assert labels.pop("bitmapStillOpen") is True
@@ -456,11 +520,9 @@ ABORT_JS = """async ({ app }) => {
 }"""
 
 
-def test_abort_signal_cancels_running_and_queued_calls(page, app_url, serve, tmp_path):
-    write_host(tmp_path, app_url, "", module=False)
-    host = serve(tmp_path)
-    page.add_init_script(SENT_RECORDER)
-    page.goto(host)
+def test_abort_signal_cancels_running_and_queued_calls(api_host, app_url):
+    page = api_host
+    page.evaluate("() => {" + SENT_RECORDER + "}")
     out = page.evaluate(ABORT_JS, {"app": app_url})
     assert out["r1Code"] == "E_ABORTED"
     assert out["q1Code"] == "E_ABORTED"
@@ -490,10 +552,8 @@ FAIRNESS_JS = """async ({ app }) => {
 }"""
 
 
-def test_calls_from_several_classifiers_take_turns(page, app_url, serve, tmp_path):
-    write_host(tmp_path, app_url, "", module=False)
-    host = serve(tmp_path)
-    page.goto(host)
+def test_calls_from_several_classifiers_take_turns(api_host, app_url):
+    page = api_host
     done = page.evaluate(FAIRNESS_JS, {"app": app_url})
     # Per classifier: FIFO. Across classifiers: b's two calls do not wait behind all of a's.
     assert [n for n in done if n.startswith("a")] == [f"a{i}" for i in range(1, 7)]
@@ -670,9 +730,7 @@ def test_example_host_page_works_from_another_origin(page, app_url, serve):
 @pytest.fixture(scope="module")
 def camera_browser(playwright):
     """Chromium with its fake camera (a synthetic moving pattern) and auto-accepted prompts."""
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, args=CHROMIUM_FLAGS + FAKE_CAMERA_FLAGS, headless=True
-    )
+    browser = playwright.chromium.launch(**chromium.launch_kwargs(*FAKE_CAMERA_FLAGS))
     yield browser
     browser.close()
 

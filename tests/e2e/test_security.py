@@ -1,34 +1,18 @@
-"""Security: the served CSP holds, nothing leaves the origin, user strings stay text.
-
-Browser tests drive the real app the way a user does (file input, drop); server tests talk
-raw HTTP to ``tools/serve.py``.
+"""Security in the browser: the served CSP holds, nothing leaves the origin, user strings stay
+text. The tests drive the real app the way a user does (file input, drop); the dev server's
+own side over raw HTTP is in ``tests/unit/test_serve_security.py``.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
 import importlib.util
 import json
-import socket
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import READY_TIMEOUT_MS, start_server
-from helpers import CAT_LABELS, ROOT, data_transfer, photo
-
-CSP = (
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
-    "connect-src 'self'; img-src 'self' blob: data:; style-src 'self'; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors *"
-)
-
-# Every CSP violation in the page (workers report theirs on the console: see worker.js).
-RECORD_VIOLATIONS = """
-window.__violations = [];
-addEventListener('securitypolicyviolation', (e) => window.__violations.push(
-    `${e.effectiveDirective} blocked ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`));
-"""
+from conftest import READY_TIMEOUT_MS, RECORD_VIOLATIONS
+from helpers import CAT_LABELS, CSP, ROOT, data_transfer, photo
 
 HOSTILE = "<img src=x onerror=window.__xss=1>.png"
 HOSTILE_ERROR = "<img src=x onerror=window.__xss=2><b>bold</b>.png"
@@ -89,6 +73,17 @@ def watched(context, page):
     assert complaints == []
 
 
+@pytest.fixture
+def watched_shared(ready_page):
+    """The shared ready page with worker CSP complaints recorded (its context records CSP
+    violations from the start, as ``watched`` does)."""
+    complaints = []
+    ready_page.on("console", lambda m: "CSP" in m.text and complaints.append(m.text))
+    yield ready_page, complaints
+    assert ready_page.evaluate("window.__violations") == []
+    assert complaints == []
+
+
 # --------------------------------------------------------------------------- CSP in the browser
 
 
@@ -141,11 +136,11 @@ def test_a_violation_would_be_seen(page, app_url):
 
 
 @pytest.mark.browser
-def test_the_worker_cannot_phone_home_and_says_so(page, app_url):
+def test_the_worker_cannot_phone_home_and_says_so(ready_page):
     """connect-src holds in the worker too, and its refusals reach the console (worker.js)."""
+    page = ready_page
     complaints = []
     page.on("console", lambda m: "CSP blocked" in m.text and complaints.append(m.text))
-    page.goto(app_url)
     page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
     [worker] = [w for w in page.workers if w.url.endswith("/lib/worker.js")]
     error = worker.evaluate(
@@ -214,9 +209,8 @@ def test_no_request_leaves_the_origin_or_carries_a_body(context, page, app_url):
 
 
 @pytest.mark.browser
-def test_hostile_file_names_are_rendered_as_text(watched, app_url):
-    page, _ = watched
-    page.goto(app_url)
+def test_hostile_file_names_are_rendered_as_text(watched_shared):
+    page, _ = watched_shared
     page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
     png = photo("chelsea.png").read_bytes()
     drop(page, [payload(png, HOSTILE, "image/png")])
@@ -266,94 +260,3 @@ def test_hostile_file_names_in_the_element_are_text(watched, app_url):
         }"""
     )
     assert injected == 0
-
-
-# --------------------------------------------------------------------------- dev server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """serve.py over a small tree with a secret next to (outside) its roots."""
-    base = tmp_path_factory.mktemp("serve")
-    (base / "web" / "sub").mkdir(parents=True)
-    (base / "models").mkdir()
-    (base / "web" / "index.html").write_text("<!doctype html><title>t</title>\n")
-    (base / "web" / "sub" / "a.js").write_text("export {};\n")
-    (base / "models" / "manifest.json").write_text('{"models": []}\n')
-    (base / "secret.txt").write_text("TOP-SECRET\n")
-    proc, url = start_server("--root", str(base / "web"), "--models", str(base / "models"))
-    yield urlsplit(url)
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def request(server, method: str, target: str, headers: dict | None = None):
-    conn = http.client.HTTPConnection(server.hostname, server.port, timeout=10)
-    try:
-        conn.request(method, target, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
-
-
-@pytest.mark.parametrize(
-    ("method", "target", "status"),
-    [
-        ("GET", "/", 200),
-        ("HEAD", "/sub/a.js", 200),
-        ("GET", "/models/manifest.json", 200),
-        ("GET", "/missing.js", 404),
-        ("GET", "/sub", 301),
-        ("POST", "/", 405),
-        ("PUT", "/index.html", 405),
-        ("OPTIONS", "/", 405),
-        ("GET", "/%2e%2e%2fsecret.txt", 400),
-    ],
-)
-def test_csp_on_every_response(server, method, target, status):
-    got, headers, _ = request(server, method, target)
-    assert got == status
-    assert headers["content-security-policy"] == CSP
-    assert headers["x-content-type-options"] == "nosniff"
-
-
-def test_csp_on_304(server):
-    _, headers, _ = request(server, "GET", "/index.html")
-    got, again, _ = request(server, "GET", "/index.html", {"If-None-Match": headers["etag"]})
-    assert got == 304 and again["content-security-policy"] == CSP
-
-
-def test_csp_on_a_malformed_request(server):
-    with socket.create_connection((server.hostname, server.port), timeout=10) as s:
-        # Four words with a valid version: the stdlib answers 400 through send_error.
-        s.sendall(b"GET / extra HTTP/1.1\r\nHost: x\r\n\r\n")
-        head = s.recv(65536).decode("latin-1")
-    assert head.startswith("HTTP/1.") and head.split()[1] == "400"
-    assert f"content-security-policy: {CSP}".lower() in head.lower()
-
-
-@pytest.mark.parametrize(
-    "target",
-    [
-        "/%2e%2e%2fsecret.txt",
-        "/%2E%2E%2Fsecret.txt",
-        "/..%5csecret.txt",
-        "/%2e%2e%5csecret.txt",
-        "/sub/..%5c..%5csecret.txt",
-        "/%2e%2e/secret.txt",
-        "/sub/%2e%2e/%2e%2e/secret.txt",
-        "/%252e%252e%252fsecret.txt",
-        "/%c0%ae%c0%ae/secret.txt",
-        "/%c0%af..%c0%afsecret.txt",
-        "/models/%2e%2e%2f%2e%2e%2fsecret.txt",
-        "/models/..%5c..%5csecret.txt",
-        "/%00/../secret.txt",
-        "/sub/%2e%2e%00/secret.txt",
-    ],
-)
-def test_encoded_traversal_refused(server, target):
-    status, headers, body = request(server, "GET", target)
-    assert status in (400, 403, 404), (target, status)
-    assert b"TOP-SECRET" not in body
-    assert headers["content-security-policy"] == CSP

@@ -59,9 +59,9 @@ def test_stats_shape_and_no_leak_over_100_classifications(page, bench_url):
     assert pyproxies["leaked_per_run"] == 0
 
 
-def test_stats_without_debug_does_not_count_pyproxies(page, bench_url):
+def test_stats_without_debug_does_not_count_pyproxies(ready_page):
     """The app page (no debug): `stats()` answers; PyProxies and ORT's heap are null."""
-    page.goto(bench_url)
+    page = ready_page
     page.wait_for_selector("body[data-state='ready']", timeout=120_000)
     stats = page.evaluate(
         """async () => {

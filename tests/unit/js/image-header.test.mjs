@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { inspectBytes } from '../../web/lib/image-header.js';
-import { resizedSize } from '../../web/lib/decode.js';
+import { inspectBytes } from '../../../web/lib/image-header.js';
+import { resizedSize } from '../../../web/lib/decode.js';
 
 const u8 = (...bytes) => new Uint8Array(bytes);
 const ascii = (text) => new TextEncoder().encode(text);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = new URL('../../../', import.meta.url).pathname;
 const VENDOR = `${ROOT}web/vendor/`;
 
 test('the runtime imports everything from precompiled bytecode', { timeout: 240_000 }, async () => {

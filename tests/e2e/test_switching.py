@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import chromium
 import numpy as np
 import pytest
-from conftest import CHROMIUM, CHROMIUM_FLAGS, READY_TIMEOUT_MS, start_server
+from conftest import READY_TIMEOUT_MS, start_server
 from helpers import CAT_LABELS, photo
 from PIL import Image
 
@@ -102,7 +103,7 @@ def test_repeat_visit_does_not_download_the_model_again(playwright, logged_serve
     """
     proc, url = logged_server
     context = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        str(tmp_path / "profile"), **chromium.launch_kwargs()
     )
     try:
         page = context.new_page()
@@ -145,7 +146,7 @@ def test_api_load_model_reports_bytes_and_cache_bounds(page, app_url):
     assert out["first"]["cache"]["models"] == [OTHER_MODEL]
 
 
-SEED_JS = """async (requests) => {
+RAW_RGB_JS = """async (requests) => {
     const { createClassifier } = await import('/edge-infer.js');
     const c = createClassifier();
     const out = [];
@@ -157,13 +158,13 @@ SEED_JS = """async (requests) => {
 }"""
 
 
-def test_raw_rgb_request_in_the_js_api(page, app_url):
+def test_raw_rgb_request_in_the_js_api(ready_page):
     image = Image.open(photo("coffee.png")).convert("RGB").resize((224, 160))
     data = np.asarray(image).reshape(-1).tolist()
     ok = {"image_data": data, "width": 224, "height": 160, "model_id": BOOT_MODEL}
-    page.goto(app_url + "models/manifest.json")
+    page = ready_page  # classifiers made through the API share the page's runtime
     good, short, unknown, nan = page.evaluate(
-        SEED_JS,
+        RAW_RGB_JS,
         [
             ok,
             {**ok, "image_data": data[:-3]},

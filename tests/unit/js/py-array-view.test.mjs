@@ -3,9 +3,9 @@
 // Runs the vendored Pyodide under Node.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PyArrayView } from '../../web/lib/runtime/py-array-view.js';
+import { PyArrayView } from '../../../web/lib/runtime/py-array-view.js';
 
-const VENDOR = new URL('../../web/vendor/', import.meta.url).pathname;
+const VENDOR = new URL('../../../web/vendor/', import.meta.url).pathname;
 
 test('a view follows its array through heap growth and writes reach Python', { timeout: 120_000 }, async () => {
   const { loadPyodide } = await import(`${VENDOR}pyodide/pyodide.mjs`);

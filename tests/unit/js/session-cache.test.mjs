@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { SessionCache } from '../../web/lib/session-cache.js';
+import { SessionCache } from '../../../web/lib/session-cache.js';
 
 const model = (id, bytes = 10) => ({ id, bytes });
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 
-import { watchFetchFailures } from '../../web/lib/runtime/fetch-watch.js';
+import { watchFetchFailures } from '../../../web/lib/runtime/fetch-watch.js';
 
 const VENDOR = 'https://app.test/vendor/';
 const realFetch = globalThis.fetch;

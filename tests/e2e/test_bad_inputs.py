@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from bad_inputs import CASES, write_all
 from conftest import READY_TIMEOUT_MS
-from helpers import CAT_LABELS, ROOT
+from helpers import CAT_LABELS, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +32,7 @@ def check(outcome: str, result: dict | None, code: str | None):
 
 def test_cli_matrix(files):
     names = [c.name for c in CASES]
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge_infer", "classify", *(str(files[n]) for n in names)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "py")},
-        timeout=300,
-    )
+    proc = run_cli("classify", *(str(files[n]) for n in names), timeout=300)
     assert proc.returncode == 1  # some files failed, the others were classified
     results = {
         os.path.basename(json.loads(line)["file"]): json.loads(line)
@@ -59,21 +51,17 @@ def test_cli_matrix(files):
 # ------------------------------------------------------------------- browser (API)
 
 
-@pytest.fixture(scope="module")
-def api_page(browser, app_url):
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(app_url)
-    page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
-    page.evaluate(
+@pytest.fixture
+def api_page(ready_page):
+    """The shared ready app page, with a classifier of the test's own on the window."""
+    ready_page.evaluate(
         """async () => {
             const { createClassifier } = await import('./edge-infer.js');
             window.testClassifier = createClassifier();
             await window.testClassifier.ready;
         }"""
     )
-    yield page
-    context.close()
+    return ready_page
 
 
 CLASSIFY_FILE_JS = """async ({ b64, name, type }) => {
@@ -125,8 +113,8 @@ def test_huge_image_is_refused_with_its_size(api_page, files):
 
 
 @pytest.mark.browser
-def test_page_shows_each_error_then_classifies(page, app_url, files):
-    page.goto(app_url)
+def test_page_shows_each_error_then_classifies(ready_page, files):
+    page = ready_page
     page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
     failures = [c for c in CASES if c.browser.startswith("E_")]
     for n, case in enumerate(failures, start=1):

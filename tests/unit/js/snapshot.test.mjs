@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = new URL('../../../', import.meta.url).pathname;
 const VENDOR = `${ROOT}web/vendor/`;
 const vendor = JSON.parse(readFileSync(`${VENDOR}vendor.json`, 'utf8'));
 const SITE = vendor.pyodide.site_packages;

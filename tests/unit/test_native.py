@@ -4,14 +4,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 from edge_infer.decode import decode_file
 from edge_infer.hosts.native import ModelIntegrityError, create_pipeline
 from edge_infer.manifest import load_manifest
-from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, photo
+from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, VENV_PYTHON, photo, run_cli
 
 RESULT_KEYS = {
     "label",
@@ -91,16 +90,20 @@ def test_corrupted_model_is_refused(corrupted_models):
         create_pipeline(load_manifest(corrupted_models / "manifest.json"), corrupted_models)
 
 
-def run_cli(*args, cwd=ROOT):
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "py")}
-    return subprocess.run(
-        [sys.executable, "-m", "edge_infer", *args],
+def test_venv_imports_this_checkout_editable(tmp_path):
+    """`.venv/bin/python` finds edge_infer without PYTHONPATH, from any directory, and it is
+    this checkout's py/edge_infer (an editable install: edits apply without reinstalling)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [str(ROOT / VENV_PYTHON), "-c", "import edge_infer; print(edge_infer.__file__)"],
         capture_output=True,
         text=True,
-        cwd=cwd,
+        cwd=tmp_path,
         env=env,
-        timeout=120,
+        timeout=60,
     )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(ROOT / "py" / "edge_infer" / "__init__.py")
 
 
 def test_cli_prints_one_json_line_per_image():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SERVE = REPO / "tools" / "serve.py"
 ISOLATION = {
     "cross-origin-opener-policy": "same-origin",

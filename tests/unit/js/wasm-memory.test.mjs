@@ -10,7 +10,7 @@ const PAGE = 65536;
 
 // node has no server here: stand in for streaming with {url, bytes} "responses" (the watcher only reads `url`).
 WebAssembly.instantiateStreaming = async (source, imports) => WebAssembly.instantiate((await source).bytes, imports);
-const { ORT_WASM_URL, wasmMemoryBytes, watchWasmMemories } = await import('../../web/lib/runtime/wasm-memory.js');
+const { ORT_WASM_URL, wasmMemoryBytes, watchWasmMemories } = await import('../../../web/lib/runtime/wasm-memory.js');
 
 const ORT = 'http://127.0.0.1:8000/vendor/ort/ort-wasm-simd-threaded.wasm';
 const PYODIDE = 'http://127.0.0.1:8000/vendor/pyodide/pyodide.asm.wasm';
