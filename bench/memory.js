@@ -1,7 +1,7 @@
 /**
  * Memory harness page script: one classifier booted with `debug: true` (so the worker counts
  * live PyProxies and sees onnxruntime-web's WASM heap), driven through `window.memoryBench`
- * by bench/benchlib/memory.py (for bench/run.py, bench/memory.py and tests/test_memory.py).
+ * by bench/benchlib/memory.py (for bench/run.py, bench/memory.py and tests/e2e/test_memory.py).
  * The driver alternates `classify(n)` and `stats()`, and measures the worker's JS heap over
  * the DevTools protocol in between.
  */

@@ -9,7 +9,7 @@ classifier booted with ``debug: true``), classifies two real photos alternately 
 ``classifier.stats()`` every ``--every`` runs (Pyodide's WASM heap, onnxruntime-web's WASM
 heap, live PyProxies) plus the worker's JS heap and ArrayBuffer memory after a full GC (over
 the DevTools protocol). Prints the series, the growth after the warm-up and the targets. The
-measurement itself lives in ``benchlib/memory.py``; ``tests/test_memory.py`` runs a short
+measurement itself lives in ``benchlib/memory.py``; ``tests/e2e/test_memory.py`` runs a short
 version of it.
 """
 

@@ -8,7 +8,7 @@ heaps of both workers (the inference worker and onnxruntime-web's) over the DevT
 (:class:`WorkerHeap`: a full GC, then V8's heap usage).
 
 Used by ``bench/run.py`` (the ``memory`` section), ``bench/memory.py`` (the series on its
-own) and ``tests/test_memory.py`` (a short run).
+own) and ``tests/e2e/test_memory.py`` (a short run).
 """
 
 from __future__ import annotations

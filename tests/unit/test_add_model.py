@@ -16,10 +16,9 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pytest
 from edge_infer.decode import decode_file
@@ -27,7 +26,7 @@ from edge_infer.hosts.native import create_pipeline
 from edge_infer.manifest import load_manifest
 from edge_infer.postprocess import softmax
 from edge_infer.preprocess import preprocess
-from helpers import CAT_LABELS, MANIFEST, MODELS, ROOT, photo
+from helpers import CAT_LABELS, MANIFEST, MODELS, photo
 
 # --- ONNX protobuf, by hand -----------------------------------------------------------------
 
@@ -114,15 +113,8 @@ UNIT_SCALE = ["--scale", repr(1 / 255), "--mean", "0", "0", "0", "--std", "1", "
 
 
 def run_cli(*args):
-    """The CLI as the other CLI tests run it (tests/test_native.py): from the repo root."""
-    return subprocess.run(
-        [sys.executable, "-m", "edge_infer", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "py")},
-        timeout=120,
-    )
+    """The CLI exactly as the README runs it (helpers.run_cli), with paths as arguments."""
+    return helpers.run_cli(*map(str, args))
 
 
 def snapshot(folder: Path) -> dict[str, str]:

@@ -1,16 +1,13 @@
 """The classic edge-inference JSON request, in the CPython host (module and CLI)."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from edge_infer.manifest import load_manifest
 from edge_infer.raw_rgb_request import RawRgbRequestError, parse_raw_rgb_request
-from helpers import CAT_LABELS, MANIFEST, ROOT, photo
+from helpers import CAT_LABELS, MANIFEST, photo, run_cli
 from PIL import Image
 
 
@@ -54,14 +51,7 @@ def test_parse_errors(request_, message):
 
 
 def run_serve_json(lines):
-    return subprocess.run(
-        [sys.executable, "-m", "edge_infer", "serve-json"],
-        input="".join(line + "\n" for line in lines),
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "py")},
-        timeout=120,
-    )
+    return run_cli("serve-json", input="".join(line + "\n" for line in lines))
 
 
 def test_cli_serve_json_answers_each_line():
