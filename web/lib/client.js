@@ -6,7 +6,7 @@
  */
 import { resolveOptions } from './config.js';
 import { EdgeInferError, ErrorCode, abortError } from './errors.js';
-import { isRawRgbRequest, toWorkerInput } from './inputs.js';
+import { closePrepared, isRawRgbRequest, toWorkerInput } from './inputs.js';
 import { acquireRuntime } from './shared-runtime.js';
 
 const DEFAULT_BASE_URL = new URL('../', import.meta.url).href;
