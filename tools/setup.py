@@ -241,24 +241,25 @@ def ensure_venv() -> None:
             shutil.rmtree(VENV)
         run([sys.executable, "-m", "venv", str(VENV)], "python3 -m venv .venv")
     run(
-        [
-            str(VENV_PY),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--require-hashes",
-            "--only-binary=:all:",
-            "-r",
-            str(lock),
-        ],
+        [*pip_install(), "--require-hashes", "--only-binary=:all:", "-r", str(lock)],
         "pip install -r requirements.lock",
     )
     run([str(VENV_PY), "-m", "pip", "check"], "pip check")
     write_stamp("venv", {"key": key})
     say(f"installed ({time.monotonic() - t:.0f} s)")
+
+
+def pip_install() -> list[str]:
+    """``pip install`` in .venv, quiet and never asking."""
+    return [
+        str(VENV_PY),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+    ]
 
 
 def editable_origin() -> str | None:
@@ -286,21 +287,9 @@ def ensure_editable() -> None:
         return
     drop_stamp("editable")
     t = time.monotonic()
+    # Nothing to download: hatchling comes from requirements.lock.
     run(
-        [
-            str(VENV_PY),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--no-index",  # nothing to download: hatchling comes from requirements.lock
-            "--no-deps",
-            "--no-build-isolation",
-            "-e",
-            str(ROOT),
-        ],
+        [*pip_install(), "--no-index", "--no-deps", "--no-build-isolation", "-e", str(ROOT)],
         "pip install -e .",
     )
     found = editable_origin()
