@@ -267,6 +267,9 @@ $('#clear-results').addEventListener('click', () => {
   for (const card of document.querySelectorAll('#results .result')) if (!pending.has(card)) card.remove();
   if (!$('#results').children.length) $('.results-head').hidden = true;
   hideMessage();
+  // The failed cards are gone, so the page is no longer in error (a failed load still is).
+  lastError = null;
+  updateState();
 });
 
 // Camera: classify the live stream one frame at a time, showing the top-1 and frames per second.

@@ -128,6 +128,11 @@ def test_page_shows_each_error_then_classifies(ready_page, files):
         assert case.name in page.inner_text("#message")
         card = page.locator("#results .result").nth(n - 1)
         assert card.get_attribute("data-error-code") == case.browser
+    # Clearing the failed cards leaves the error state too.
+    page.click("#clear-results")
+    page.wait_for_selector("body[data-state='ready']")
+    assert page.locator("#results .result").count() == 0
+    assert page.is_hidden("#message")
     page.set_input_files("#file-input", str(files["upright.jpg"]))
     page.wait_for_selector("#results .result[data-state='done']", timeout=READY_TIMEOUT_MS)
     page.wait_for_selector("body[data-state='ready']")
