@@ -1,9 +1,10 @@
 """Pixels to model input: resize the shorter side, centre-crop, normalise, lay out as NCHW.
 
-Pure numpy, shared by both hosts. The resize follows Pillow's ``Image.resize`` with
-``BILINEAR`` (a triangle filter whose support widens when downscaling, i.e. antialiased),
-which is what torchvision's ``Resize`` does on PIL images. Only the pixels that survive the
-centre crop are ever computed, so cost scales with the crop, not the resized image.
+Pure numpy, shared by both hosts. The resize reproduces Pillow's ``Image.resize`` with
+``BILINEAR`` pixel for pixel (a triangle filter whose support widens when downscaling, in
+Pillow's fixed-point arithmetic), which is what torchvision's ``Resize`` does on PIL images.
+Only the pixels that survive the centre crop are ever computed, so cost scales with the crop,
+not the resized image.
 """
 
 from __future__ import annotations
@@ -39,14 +40,21 @@ def crop_offsets(height: int, width: int, crop_h: int, crop_w: int) -> tuple[int
     return round((height - crop_h) / 2.0), round((width - crop_w) / 2.0)
 
 
+#: Pillow's fixed point for 8-bit images: weights are integers scaled by 2**22, and sums of
+#: 255 * weight stay inside a signed 32-bit integer.
+PRECISION_BITS = 32 - 8 - 2
+
+
 def resample_weights(
     in_size: int, out_size: int, start: int, count: int, antialias: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bilinear taps for output pixels ``start .. start+count`` of an ``in -> out`` resize.
 
     Returns ``(index, weight)``, both shaped ``(count, taps)``: output pixel ``i`` is
-    ``sum_k weight[i, k] * input[index[i, k]]``. Weights of a row sum to 1; unused taps have
-    weight 0 and index 0. Mirrors Pillow's ``precompute_coeffs`` for the bilinear filter.
+    ``sum_k weight[i, k] * input[index[i, k]] / 2**PRECISION_BITS``, rounded. Weights are
+    Pillow's: ``precompute_coeffs`` for the bilinear filter, normalised in float64 so a row
+    sums to 1, then ``normalize_coeffs_8bpc``'s rounding to fixed point (int32). Unused taps
+    have weight 0 and index 0.
     """
     scale = in_size / out_size
     filter_scale = max(scale, 1.0) if antialias else 1.0
@@ -57,11 +65,17 @@ def resample_weights(
     taps = int((hi - lo).max())
     index = lo[:, None] + np.arange(taps)[None, :]
     valid = index < hi[:, None]
-    x = (index - centers[:, None] + 0.5) / filter_scale
+    # Pillow's exact float64 steps: scaled by the reciprocal, summed tap by tap in order.
+    x = (index - centers[:, None] + 0.5) * (1.0 / filter_scale)
     weight = np.where(valid, np.clip(1.0 - np.abs(x), 0.0, None), 0.0)
-    weight /= weight.sum(axis=1, keepdims=True)
+    total = np.zeros(count)
+    for k in range(taps):
+        total += weight[:, k]
+    weight /= total[:, None]
+    # C's (int) cast truncates toward zero, as astype does; bilinear weights are never < 0.
+    fixed = (weight * (1 << PRECISION_BITS) + 0.5).astype(np.int32)
     index = np.where(valid, index, 0)
-    return index, weight.astype(np.float32)
+    return index, fixed
 
 
 def check_pixels(pixels: np.ndarray) -> np.ndarray:
@@ -107,33 +121,85 @@ def to_rgb(pixels: np.ndarray, background: tuple[int, int, int] = (255, 255, 255
     return pixels[:, :, :3]
 
 
+def round_fixed_point(acc: np.ndarray) -> np.ndarray:
+    """Pillow's ``clip8``: a fixed-point sum (with the rounding half added) back to uint8."""
+    return np.clip(acc >> PRECISION_BITS, 0, 255).astype(np.uint8)
+
+
+def resample_rows(lines: np.ndarray, index: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """One pass over the rows of a 2-D uint8 array, in Pillow's fixed point.
+
+    Output row ``i`` is the sum of ``weight[i, k] * lines[index[i, k]]``, rounded to uint8.
+    Gathering whole rows keeps every multiply-add long and contiguous.
+    """
+    acc = np.full((index.shape[0], lines.shape[1]), 1 << (PRECISION_BITS - 1), dtype=np.int32)
+    scratch = np.empty_like(acc)
+    for k in range(index.shape[1]):
+        np.multiply(lines[index[:, k]], weight[:, k, None], out=scratch)
+        acc += scratch
+    return round_fixed_point(acc)
+
+
+def vertical_pass(pixels: np.ndarray, index: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Resample ``(H, W, C)`` uint8 along H: returns ``(len(index), W, C)``."""
+    h, w, c = pixels.shape
+    lines = np.ascontiguousarray(pixels).reshape(h, w * c)
+    return resample_rows(lines, index, weight).reshape(len(index), w, c)
+
+
+def horizontal_pass(pixels: np.ndarray, index: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Resample ``(H, W, C)`` uint8 along W: returns ``(H, len(index), C)``.
+
+    Runs on the transposed pixels, so that a tap gathers whole columns.
+    """
+    h, w, c = pixels.shape
+    columns = np.ascontiguousarray(pixels.transpose(1, 0, 2)).reshape(w, h * c)
+    return resample_rows(columns, index, weight).reshape(len(index), h, c).transpose(1, 0, 2)
+
+
+def pillow_vertical_first(in_h: int, in_w: int, out_h: int, out_w: int) -> bool:
+    """Whether Pillow runs its vertical pass first (the two orders round differently).
+
+    Since Pillow 13 it does when the height shrinks by more than twice as many pixels as the
+    width (``ImagingResampleInner``); Pillow 12 and older always start with the horizontal one.
+    """
+    return in_h - out_h > 0 and in_h - out_h > 2 * (in_w - out_w)
+
+
 def resize_crop(
     pixels: np.ndarray, out_h: int, out_w: int, crop: tuple[int, int, int, int], antialias: bool
 ) -> np.ndarray:
     """Resize ``(H, W, C)`` uint8 to ``out_h x out_w`` and return only the crop, as float32.
 
     ``crop`` is ``(top, left, height, width)`` in the resized image; the result is shaped
-    ``(height, width, C)`` with values in 0..255. The vertical pass runs first over just the
-    columns the horizontal taps read, because gathering whole rows is a contiguous copy.
+    ``(height, width, C)`` with values in 0..255. With ``antialias`` it equals Pillow 13's
+    ``Image.resize(..., BILINEAR)`` cropped, pixel for pixel: the same integer arithmetic,
+    two passes each rounded to uint8, in Pillow's order, each skipped when its size does not
+    change. Only the source rows and columns that the crop's taps read are computed.
     """
     top, left, ch, cw = crop
-    in_h, in_w, channels = pixels.shape
+    in_h, in_w = pixels.shape[:2]
     if (in_h, in_w) == (out_h, out_w):
         return pixels[top : top + ch, left : left + cw].astype(np.float32)
-    yi, yw = resample_weights(in_h, out_h, top, ch, antialias)
-    xi, xw = resample_weights(in_w, out_w, left, cw, antialias)
-    col0, col1 = int(xi[xw > 0].min()), int(xi[xw > 0].max()) + 1
-    columns = pixels[:, col0:col1]
-    vertical = np.zeros((ch, col1 - col0, channels), dtype=np.float32)
-    scratch = np.empty_like(vertical)
-    for k in range(yi.shape[1]):
-        np.multiply(columns[yi[:, k]], yw[:, k, None, None], out=scratch)
-        vertical += scratch
-    xi = np.clip(xi - col0, 0, col1 - col0 - 1)  # zero-weight taps may point anywhere
-    out = np.zeros((ch, cw, channels), dtype=np.float32)
-    for k in range(xi.shape[1]):
-        out += vertical[:, xi[:, k]] * xw[:, k, None]
-    return out
+    passes = []
+    row0, row1, col0, col1 = top, top + ch, left, left + cw
+    if in_h != out_h:
+        yi, yw = resample_weights(in_h, out_h, top, ch, antialias)
+        row0, row1 = int(yi[yw > 0].min()), int(yi[yw > 0].max()) + 1
+        yi = np.clip(yi - row0, 0, row1 - row0 - 1)  # zero-weight taps may point anywhere
+        passes.append(lambda image: vertical_pass(image, yi, yw))
+    if in_w != out_w:
+        xi, xw = resample_weights(in_w, out_w, left, cw, antialias)
+        col0, col1 = int(xi[xw > 0].min()), int(xi[xw > 0].max()) + 1
+        xi = np.clip(xi - col0, 0, col1 - col0 - 1)
+        horizontal = lambda image: horizontal_pass(image, xi, xw)  # noqa: E731
+        passes.insert(
+            len(passes) if pillow_vertical_first(in_h, in_w, out_h, out_w) else 0, horizontal
+        )
+    image = pixels[row0:row1, col0:col1]
+    for resample in passes:
+        image = resample(image)
+    return image.astype(np.float32)
 
 
 @functools.lru_cache(maxsize=16)

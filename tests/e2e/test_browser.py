@@ -233,6 +233,68 @@ def test_browser_matches_cpython_on_the_same_pixels(app, mode):
     assert browser["label"] in CAT_LABELS
 
 
+EXACT_JS = """async (f) => {
+    const { createClassifier } = await import('./edge-infer.js');
+    const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+    const classifier = createClassifier({ topK: 5 });
+    try {
+        return await classifier.classify(new File([bytes], f.name, { type: f.type }),
+                                         { preprocess: 'exact' });
+    } finally {
+        classifier.dispose();
+    }
+}"""
+
+
+def pillow_torchvision_reference(path) -> np.ndarray:
+    """Probabilities as an evaluation script computes them, without edge_infer's numpy code:
+    Pillow decodes and resizes (torchvision's ``Resize(256)`` calls ``Image.resize`` with
+    BILINEAR), ``CenterCrop(224)``, ``ToTensor`` and ``Normalize``, native onnxruntime, softmax.
+    """
+    import onnxruntime as ort
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    w, h = image.size
+    size = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
+    image = image.resize(size, Image.BILINEAR)
+    left, top = round((size[0] - 224) / 2.0), round((size[1] - 224) / 2.0)
+    pixels = np.asarray(image.crop((left, top, left + 224, top + 224)), dtype=np.float32)
+    tensor = pixels.transpose(2, 0, 1) / 255.0
+    mean = np.array([0.485, 0.456, 0.406], dtype=np.float32)[:, None, None]
+    std = np.array([0.229, 0.224, 0.225], dtype=np.float32)[:, None, None]
+    tensor = ((tensor - mean) / std)[None].astype(np.float32)
+    session = ort.InferenceSession(str(MODELS / "mobilenet_v2-fp32.onnx"))
+    [logits] = session.run(None, {session.get_inputs()[0].name: tensor})
+    logits = logits[0].astype(np.float64)
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
+
+
+@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
+def test_exact_mode_matches_pillow_and_torchvision_transforms(app, tmp_path, orientation):
+    """The user's own evaluation (Pillow + torchvision's transforms) and the browser's exact
+    mode give the same top-5, within 1e-4, on a photo file given to the API."""
+    from PIL import Image
+
+    path = tmp_path / f"chelsea-{orientation}.png"
+    image = Image.open(photo("chelsea.png")).convert("RGB")
+    (image if orientation == "landscape" else image.transpose(Image.TRANSPOSE)).save(path)
+    manifest = json.loads(MANIFEST.read_text())
+    default = next(m for m in manifest["models"] if m["id"] == manifest["default_model"])
+    assert default["file"] == "mobilenet_v2-fp32.onnx"  # the reference below runs this file
+
+    app.open()
+    result = app.page.evaluate(EXACT_JS, app.file_payload(path, "image/png"))
+    reference = pillow_torchvision_reference(path)
+    expected = np.argsort(-reference)[:5]
+    assert result["preprocess_mode"] == "exact"
+    assert [r["index"] for r in result["top_k"]] == expected.tolist()
+    np.testing.assert_allclose(
+        [r["probability"] for r in result["top_k"]], reference[expected], rtol=0, atol=1e-4
+    )
+
+
 def test_images_dropped_while_loading_are_classified_when_ready(fresh_app):
     app = fresh_app
     app.page.goto(app.url)
