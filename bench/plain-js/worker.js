@@ -104,7 +104,7 @@ async function classifyWith(rt, blob, topK) {
   const spec = rt.model.preprocess;
   const crop = spec.crop;
   const t0 = performance.now();
-  const pixels = await decodeToRGBA(blob, blob.name ?? 'image', { resizeShorterSide: spec.resize.shorter_side });
+  const pixels = await decodeToRGBA(blob, blob.name ?? 'image', { resize: { shorterSide: spec.resize.shorter_side } });
   const t1 = performance.now();
   toNCHW(cropPixels(rt, pixels, crop), spec, rt.input);
   const t2 = performance.now();

@@ -27,8 +27,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: torchvision's Resize(256) + CenterCrop(224): the default shorter side keeps that ratio.
 CROP_RATIO = 224 / 256
-#: What a model that needs the spec extension (issue #16 item 2) is told.
-NOT_YET = "is not supported yet (the manifest schema only describes NCHW RGB input today)"
 
 
 class AddModelError(Exception):
@@ -37,18 +35,28 @@ class AddModelError(Exception):
 
 @dataclass(frozen=True)
 class PreprocessOptions:
-    """The preprocessing a user can choose; the crop size always comes from the model input.
+    """The preprocessing and output a user can choose; sizes come from the model input.
 
     ``resize_shorter_side`` None means ``round(max(crop) / (224 / 256))``, the ImageNet
-    convention (256 for a 224 crop).
+    convention (256 for a 224 crop); ``resize="stretch"`` resizes straight to the input size
+    instead. ``channel_order`` None means RGB for 3 channels and L for 1; ``layout`` None
+    means the one the input shape shows. ``mean`` and ``std`` None mean ImageNet's for RGB
+    and BGR (in that order) and 0 and 1 for grey; ``offset`` replaces both
+    (``v * scale + offset``).
     """
 
     resize_shorter_side: int | None = None
     scale: float = 1 / 255
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
     antialias: bool = True
     background: tuple[int, int, int] | None = None
+    resize: str = "shorter_side"
+    channel_order: str | None = None
+    layout: str | None = None
+    offset: float | None = None
+    activation: str = "softmax"
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class ModelIO:
     input_shape: tuple[int, int, int, int]
     output_name: str
     classes: int | None  # None: the output's class dimension is symbolic; the probe decides
+    layout: str  # "NCHW" or "NHWC", as the shape shows (NCHW when both could be)
 
 
 @dataclass(frozen=True)
@@ -185,14 +194,11 @@ def inspect_model(session: Any, path: Path) -> ModelIO:
         )
     if shape[0] != 1:
         raise AddModelError(f"{path}: input {inp.name!r} has batch size {shape[0]}; it must be 1")
-    if shape[1] != 3:
-        if shape[3] in (1, 3):
-            kind = "grayscale NHWC" if shape[3] == 1 else "NHWC (channels-last)"
-            raise AddModelError(f"{path}: input {inp.name!r} {shape} is {kind}, which {NOT_YET}")
-        if shape[1] == 1:
-            raise AddModelError(
-                f"{path}: input {inp.name!r} {shape} is grayscale (1 channel), which {NOT_YET}"
-            )
+    if shape[1] in (1, 3):
+        layout = "NCHW"
+    elif shape[3] in (1, 3):
+        layout = "NHWC"
+    else:
         raise AddModelError(
             f"{path}: input {inp.name!r} {shape} is neither NCHW nor NHWC with 1 or 3 channels"
         )
@@ -202,7 +208,7 @@ def inspect_model(session: Any, path: Path) -> ModelIO:
             f"{path}: output {out.name!r} has shape {out_shape}; expected [1, classes]"
         )
     classes = out_shape[1] if isinstance(out_shape[1], int) and out_shape[1] > 0 else None
-    return ModelIO(inp.name, (1, 3, shape[2], shape[3]), out.name, classes)
+    return ModelIO(inp.name, tuple(shape), out.name, classes, layout)
 
 
 def probe_image(height: int, width: int) -> np.ndarray:
@@ -289,7 +295,8 @@ def add_model(
         len(model_bytes),
         io,
         len(labels),
-        _preprocess_block(preprocess, io.input_shape),
+        _preprocess_block(preprocess, io),
+        _output_block(preprocess),
         label_set,
         Path(model_path).name,
     )
@@ -372,31 +379,69 @@ def _load_session(model_bytes: bytes, path: Path) -> Any:
         ) from exc
 
 
-def _preprocess_block(opts: PreprocessOptions, shape: tuple[int, ...]) -> dict:
-    crop_h, crop_w = shape[2], shape[3]
-    shorter = opts.resize_shorter_side or round(max(crop_h, crop_w) / CROP_RATIO)
-    if shorter < max(crop_h, crop_w):
+def _preprocess_block(opts: PreprocessOptions, io: ModelIO) -> dict:
+    layout = opts.layout or io.layout
+    shape = io.input_shape
+    if layout == "NCHW":
+        channels, crop_h, crop_w = shape[1], shape[2], shape[3]
+    else:
+        channels, crop_h, crop_w = shape[3], shape[1], shape[2]
+    if channels not in (1, 3):
         raise AddModelError(
-            f"--resize-shorter-side {shorter} is smaller than the model's input "
-            f"{crop_h}x{crop_w}; it must be at least {max(crop_h, crop_w)}"
+            f"--layout {layout}: the input {list(shape)} would have {channels} channels; "
+            "edge-infer feeds 1 (grey) or 3"
         )
-    if any(not s > 0 for s in opts.std):  # also refuses NaN
-        raise AddModelError(f"--std {' '.join(map(str, opts.std))}: every value must be > 0")
-    block = {
-        "resize": {
-            "shorter_side": shorter,
-            "interpolation": "bilinear",
-            "antialias": opts.antialias,
-        },
-        "crop": {"height": crop_h, "width": crop_w},
-        "scale": opts.scale,
-        "mean": list(opts.mean),
-        "std": list(opts.std),
-        "layout": "NCHW",
-        "channel_order": "RGB",
-    }
+    order = opts.channel_order or ("L" if channels == 1 else "RGB")
+    if (order == "L") != (channels == 1):
+        raise AddModelError(
+            f"--channels {order} does not fit the model's {channels}-channel input {list(shape)}"
+        )
+    resize = {"interpolation": "bilinear", "antialias": opts.antialias}
+    if opts.resize == "stretch":
+        if opts.resize_shorter_side is not None:
+            raise AddModelError("--resize-shorter-side has no meaning with --resize stretch")
+        resize["mode"] = "stretch"
+    else:
+        shorter = opts.resize_shorter_side or round(max(crop_h, crop_w) / CROP_RATIO)
+        if shorter < max(crop_h, crop_w):
+            raise AddModelError(
+                f"--resize-shorter-side {shorter} is smaller than the model's input "
+                f"{crop_h}x{crop_w}; it must be at least {max(crop_h, crop_w)}"
+            )
+        resize["shorter_side"] = shorter
+    block = {"resize": resize, "crop": {"height": crop_h, "width": crop_w}, "scale": opts.scale}
+    if opts.offset is not None:
+        if opts.mean is not None or opts.std is not None:
+            raise AddModelError("--offset replaces --mean and --std; give one or the other")
+        block["offset"] = opts.offset
+    else:
+        default_mean, default_std = (
+            ((0.0,), (1.0,)) if channels == 1 else (IMAGENET_MEAN, IMAGENET_STD)
+        )
+        mean, std = opts.mean or default_mean, opts.std or default_std
+        for flag, values in (("--mean", mean), ("--std", std)):
+            if len(values) != channels:
+                raise AddModelError(
+                    f"{flag} has {len(values)} values; the model's input has {channels} "
+                    f"channel{'s' if channels > 1 else ''}"
+                )
+        if any(not s > 0 for s in std):  # also refuses NaN
+            raise AddModelError(f"--std {' '.join(map(str, std))}: every value must be > 0")
+        block["mean"], block["std"] = list(mean), list(std)
+    block["layout"] = layout
+    block["channel_order"] = order
     if opts.background is not None:
         block["background"] = list(opts.background)
+    return block
+
+
+def _output_block(opts: PreprocessOptions) -> dict:
+    """The entry's output options beyond the default softmax."""
+    if opts.threshold is not None and opts.activation != "sigmoid":
+        raise AddModelError("--threshold applies to --output sigmoid only")
+    block = {} if opts.activation == "softmax" else {"activation": opts.activation}
+    if opts.threshold is not None:
+        block["threshold"] = opts.threshold
     return block
 
 
@@ -422,6 +467,7 @@ def _entry(
     io,
     classes,
     preprocess,
+    output,
     label_set,
     source,
 ) -> dict:
@@ -439,7 +485,12 @@ def _entry(
         "license": license,
         "provenance": {"added_by": f"edge_infer {__version__} add-model", "source_file": source},
         "input": {"name": io.input_name, "shape": list(io.input_shape), "dtype": "float32"},
-        "output": {"name": io.output_name, "shape": [1, classes], "dtype": "float32"},
+        "output": {
+            "name": io.output_name,
+            "shape": [1, classes],
+            "dtype": "float32",
+            **output,
+        },
         "preprocess": preprocess,
         "labels": label_set,
     }
@@ -450,7 +501,7 @@ def _probe(session: Any, spec: ModelSpec, classes: int, path: Path) -> tuple[str
     from edge_infer.pipeline import Pipeline
 
     pre = spec.preprocess
-    height = pre.resize_shorter_side + 37  # non-square and larger than the crop: a real resize
+    height = max(pre.resize_shorter_side, pre.crop_height) + 37  # larger than the input: a resize
     width = height * 4 // 3 + 11
     image = probe_image(height, width)
     logits: list[np.ndarray] = []

@@ -12,7 +12,6 @@ import os
 import sys
 from pathlib import Path
 
-from edge_infer.add_model import IMAGENET_MEAN, IMAGENET_STD
 from edge_infer.manifest import ManifestError, load_manifest
 
 
@@ -58,10 +57,11 @@ one label per line, in class-index order (surrounding spaces are stripped, blank
 the end are ignored, a blank line elsewhere is an error). Their count must equal the model's
 output classes.
 
-The model must have one static float32 input [1, 3, H, W] (NCHW, RGB) and one float32 output
-[1, classes]; H x W is the centre crop. NHWC, grayscale (1-channel) models and Python hooks
-(--python) are not supported yet. It is copied next to the manifest as ID.onnx, and the
-manifest is rewritten atomically; on any error nothing is written (exit status 2).
+The model must have one static float32 input, [1, C, H, W] (NCHW) or [1, H, W, C] (NHWC)
+with C = 3 (RGB or BGR) or 1 (grey), and one float32 output [1, classes]; H x W is the
+centre crop (or the stretched size). Python hooks (--python) are not supported yet. It is
+copied next to the manifest as ID.onnx, and the manifest is rewritten atomically; on any
+error nothing is written (exit status 2).
 Afterwards run `python3 tools/setup.py` (npm start does) so the page's offline cache serves
 the new manifest.
 """
@@ -82,7 +82,14 @@ def _add_model_parser(sub) -> None:
     p.add_argument("--name", help="display name in the page's picker (default: the id)")
     p.add_argument("--model-version", default="1.0.0", help="entry version (default 1.0.0)")
     p.add_argument("--license", default="unspecified", help="the model's license")
-    pre = p.add_argument_group("preprocessing: (v * scale - mean[c]) / std[c] per RGB channel")
+    pre = p.add_argument_group("preprocessing: (v * scale - mean[c]) / std[c] per channel")
+    pre.add_argument(
+        "--resize",
+        choices=["shorter-side", "stretch"],
+        default="shorter-side",
+        help="shorter-side: resize the shorter side, then centre-crop the model's H x W; "
+        "stretch: resize straight to H x W (default shorter-side)",
+    )
     pre.add_argument(
         "--resize-shorter-side",
         type=int,
@@ -90,22 +97,38 @@ def _add_model_parser(sub) -> None:
         help="resize the shorter side to N, then centre-crop the model's H x W "
         "(default: round(max(H, W) * 256 / 224), 256 for 224)",
     )
+    pre.add_argument(
+        "--channels",
+        choices=["RGB", "BGR", "L"],
+        help="channel order of the input; L is grey, as Pillow's convert('L') "
+        "(default: RGB for 3 channels, L for 1)",
+    )
+    pre.add_argument(
+        "--layout",
+        choices=["NCHW", "NHWC"],
+        help="input layout (default: what the input shape shows; NCHW if both fit)",
+    )
     pre.add_argument("--scale", type=float, default=1 / 255, help="default 1/255")
     pre.add_argument(
         "--mean",
         type=float,
-        nargs=3,
-        metavar=("R", "G", "B"),
-        default=list(IMAGENET_MEAN),
-        help="default ImageNet's 0.485 0.456 0.406",
+        nargs="+",
+        metavar="M",
+        help="one value per channel (default: ImageNet's 0.485 0.456 0.406 for RGB, in "
+        "channel order for BGR; 0 for grey)",
     )
     pre.add_argument(
         "--std",
         type=float,
-        nargs=3,
-        metavar=("R", "G", "B"),
-        default=list(IMAGENET_STD),
-        help="default ImageNet's 0.229 0.224 0.225",
+        nargs="+",
+        metavar="S",
+        help="one value per channel (default: ImageNet's 0.229 0.224 0.225; 1 for grey)",
+    )
+    pre.add_argument(
+        "--offset",
+        type=float,
+        help="v * scale + offset instead of mean and std (for example --scale 0.00784313725 "
+        "--offset -1 for inputs in -1..1)",
     )
     pre.add_argument(
         "--antialias",
@@ -119,6 +142,20 @@ def _add_model_parser(sub) -> None:
         nargs=3,
         metavar=("R", "G", "B"),
         help="colour transparent pixels are composited over (default white)",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--output",
+        choices=["softmax", "sigmoid", "none"],
+        default="softmax",
+        help="softmax: one class per image; sigmoid: independent classes (multi-label); "
+        "none: the model already outputs probabilities (default softmax)",
+    )
+    out.add_argument(
+        "--threshold",
+        type=float,
+        help="with --output sigmoid: the probability a class needs to count as present "
+        "(default 0.5)",
     )
     where = p.add_argument_group("where")
     where.add_argument(
@@ -237,10 +274,16 @@ def _add_model(args) -> int:
     options = PreprocessOptions(
         resize_shorter_side=args.resize_shorter_side,
         scale=args.scale,
-        mean=tuple(args.mean),
-        std=tuple(args.std),
+        mean=tuple(args.mean) if args.mean else None,
+        std=tuple(args.std) if args.std else None,
         antialias=args.antialias,
         background=tuple(args.background) if args.background else None,
+        resize=args.resize.replace("-", "_"),
+        channel_order=args.channels,
+        layout=args.layout,
+        offset=args.offset,
+        activation=args.output,
+        threshold=args.threshold,
     )
     try:
         added = add_model(

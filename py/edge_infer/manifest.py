@@ -18,7 +18,15 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: The pattern every model id must match.
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _INTERPOLATIONS = ("bilinear",)
-_LAYOUTS = ("NCHW",)
+#: How the image is brought to the model's size: the shorter side then a centre crop, or
+#: stretched to the size (the aspect ratio is not kept).
+RESIZE_MODES = ("shorter_side", "stretch")
+#: Channel order of the input tensor; ``L`` is one grey channel (Pillow's ``convert("L")``).
+CHANNEL_ORDERS = ("RGB", "BGR", "L")
+LAYOUTS = ("NCHW", "NHWC")
+#: What turns the model's output into probabilities: ``softmax`` (one class per image),
+#: ``sigmoid`` (independent classes, multi-label), ``none`` (the model outputs probabilities).
+ACTIVATIONS = ("softmax", "sigmoid", "none")
 
 
 class ManifestError(ValueError):
@@ -27,10 +35,12 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class PreprocessSpec:
-    """How raw RGB pixels become the model's input tensor.
+    """How decoded pixels become the model's input tensor.
 
-    Pixel values ``v`` in 0..255 become ``(v * scale - mean[c]) / std[c]`` after resizing the
-    shorter side to ``resize_shorter_side`` and centre-cropping ``crop_height x crop_width``.
+    The image is resized (``resize_mode``: the shorter side to ``resize_shorter_side`` then a
+    centre crop of ``crop_height x crop_width``, or stretched to that size), its channels are
+    put in ``channel_order``, and each value ``v`` in 0..255 becomes
+    ``(v * scale - mean[c]) / std[c]``, laid out as ``layout``.
     """
 
     resize_shorter_side: int
@@ -39,10 +49,35 @@ class PreprocessSpec:
     crop_height: int
     crop_width: int
     scale: float
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
     layout: str = "NCHW"
     background: tuple[int, int, int] = (255, 255, 255)
+    resize_mode: str = "shorter_side"
+    channel_order: str = "RGB"
+
+    @property
+    def channels(self) -> int:
+        """Channels of the input tensor: 1 for grayscale, else 3."""
+        return 1 if self.channel_order == "L" else 3
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        """The input tensor's shape this spec produces, batch of one."""
+        h, w, c = self.crop_height, self.crop_width, self.channels
+        return (1, c, h, w) if self.layout == "NCHW" else (1, h, w, c)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """How the model's output row becomes probabilities.
+
+    ``activation`` is one of :data:`ACTIVATIONS`; for ``sigmoid``, ``threshold`` is the
+    probability a class must reach to count as present.
+    """
+
+    activation: str = "softmax"
+    threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -61,6 +96,7 @@ class ModelSpec:
     output_name: str
     preprocess: PreprocessSpec
     labels: tuple[str, ...]
+    output: OutputSpec = OutputSpec()
     family: str = ""
     precision: str = ""
     provenance: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -176,10 +212,11 @@ def _parse_model(m: _Obj, label_sets: dict[str, tuple[str, ...]]) -> ModelSpec:
         )
 
     pre = _parse_preprocess(m.obj("preprocess"))
-    if shape[0] != 1 or shape[1] != 3 or shape[2:] != (pre.crop_height, pre.crop_width):
+    if shape != pre.input_shape:
         raise ManifestError(
-            f"{inp.path}.shape: {list(shape)} does not match the preprocess crop "
-            f"[1, 3, {pre.crop_height}, {pre.crop_width}]"
+            f"{inp.path}.shape: {list(shape)} does not match the preprocessing "
+            f"({pre.layout}, {pre.channel_order}, {pre.crop_height}x{pre.crop_width}): "
+            f"expected {list(pre.input_shape)}"
         )
     return ModelSpec(
         id=model_id,
@@ -194,6 +231,7 @@ def _parse_model(m: _Obj, label_sets: dict[str, tuple[str, ...]]) -> ModelSpec:
         output_name=out.str("name"),
         preprocess=pre,
         labels=labels,
+        output=_parse_output(out),
         family=m.optional_str("family"),
         precision=m.optional_str("precision"),
         provenance=m.obj("provenance").value,
@@ -212,20 +250,34 @@ def _parse_preprocess(p: _Obj) -> PreprocessSpec:
         raise ManifestError(
             f"{resize.path}.interpolation: {interpolation!r} is not one of {_INTERPOLATIONS}"
         )
-    layout = p.str("layout")
-    if layout not in _LAYOUTS:
-        raise ManifestError(f"{p.path}.layout: {layout!r} is not one of {_LAYOUTS}")
-    if p.value.get("channel_order", "RGB") != "RGB":
-        raise ManifestError(f"{p.path}.channel_order: only 'RGB' is supported")
-    std = p.float_list("std", length=3)
+    resize_mode = resize.choice("mode", RESIZE_MODES, default="shorter_side")
+    layout = p.choice("layout", LAYOUTS)
+    channel_order = p.choice("channel_order", CHANNEL_ORDERS, default="RGB")
+    channels = 1 if channel_order == "L" else 3
+    crop_h, crop_w = crop.int("height", minimum=1), crop.int("width", minimum=1)
+    if resize_mode == "stretch":
+        shorter = min(crop_h, crop_w)
+        if "shorter_side" in resize.value:
+            raise ManifestError(
+                f"{resize.path}.shorter_side: a stretched resize goes straight to the crop "
+                "size; remove shorter_side"
+            )
+    else:
+        shorter = resize.int("shorter_side", minimum=1)
+        if shorter < max(crop_h, crop_w):
+            raise ManifestError(
+                f"{resize.path}.shorter_side: {shorter} is smaller than the crop {crop_h}x{crop_w}"
+            )
+    if "offset" in p.value:
+        # ``v * scale + offset``: the same as a mean of -offset and a std of 1.
+        for key in ("mean", "std"):
+            if key in p.value:
+                raise ManifestError(f"{p.path}.{key}: give either offset or mean and std")
+        mean, std = [-p.float("offset")] * channels, [1.0] * channels
+    else:
+        mean, std = p.float_list("mean", length=channels), p.float_list("std", length=channels)
     if any(s <= 0 for s in std):
         raise ManifestError(f"{p.path}.std: every value must be > 0")
-    crop_h, crop_w = crop.int("height", minimum=1), crop.int("width", minimum=1)
-    shorter = resize.int("shorter_side", minimum=1)
-    if shorter < max(crop_h, crop_w):
-        raise ManifestError(
-            f"{resize.path}.shorter_side: {shorter} is smaller than the crop {crop_h}x{crop_w}"
-        )
     background = tuple(p.int_list("background", length=3, minimum=0, required=False) or [255] * 3)
     if any(c > 255 for c in background):
         raise ManifestError(f"{p.path}.background: values must be 0..255")
@@ -236,11 +288,25 @@ def _parse_preprocess(p: _Obj) -> PreprocessSpec:
         crop_height=crop_h,
         crop_width=crop_w,
         scale=p.float("scale"),
-        mean=tuple(p.float_list("mean", length=3)),
+        mean=tuple(mean),
         std=tuple(std),
         layout=layout,
         background=background,
+        resize_mode=resize_mode,
+        channel_order=channel_order,
     )
+
+
+def _parse_output(out: _Obj) -> OutputSpec:
+    activation = out.choice("activation", ACTIVATIONS, default="softmax")
+    if "threshold" not in out.value:
+        return OutputSpec(activation)
+    if activation != "sigmoid":
+        raise ManifestError(f"{out.path}.threshold: only a sigmoid output has a threshold")
+    threshold = out.float("threshold")
+    if not 0.0 < threshold < 1.0:
+        raise ManifestError(f"{out.path}.threshold: {threshold} must be between 0 and 1")
+    return OutputSpec(activation, threshold)
 
 
 class _Obj:
@@ -269,6 +335,14 @@ class _Obj:
 
     def optional_str(self, key: str) -> str:
         return "" if key not in self.value else self.str(key)
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> str:
+        if default is not None and key not in self.value:
+            return default
+        v = self.str(key)
+        if v not in choices:
+            raise ManifestError(f"{self.path}.{key}: {v!r} is not one of {', '.join(choices)}")
+        return v
 
     def bool(self, key: str) -> bool:
         v = self._get(key)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edge_infer.manifest import ModelSpec
-from edge_infer.postprocess import postprocess
+from edge_infer.postprocess import ACTIVATIONS, present, top_k
 from edge_infer.preprocess import preprocess
 
 InferFn = Callable[[np.ndarray], np.ndarray]
@@ -138,7 +138,10 @@ class Pending:
         """
         t2 = time.perf_counter()
         model = self.pipeline.model
-        ranked = postprocess(logits, model.labels, self._top_k)
+        probabilities = ACTIVATIONS[model.output.activation](logits)
+        ranked = top_k(probabilities, model.labels, self._top_k)
+        if model.output.activation == "sigmoid":
+            found = present(probabilities, model.labels, model.output.threshold)
         t3 = time.perf_counter()
         if inference_ms is None:
             inference_ms = (t2 - self._t1) * 1e3
@@ -152,6 +155,8 @@ class Pending:
             "total": round(total, 4),
         }
         result = make_result(ranked, timings, model, self.pipeline.runtime)
+        if model.output.activation == "sigmoid":
+            result["multi_label"] = {"threshold": model.output.threshold, "present": found}
         width, height = self._source_size
         result["image"] = {"width": int(width), "height": int(height)}
         result["preprocess_mode"] = self._mode
@@ -165,7 +170,9 @@ def make_result(ranked: list[dict], timings_ms: dict, model: ModelSpec, runtime:
 
     ``{label, confidence, top_k: [{index, label, probability}], timings_ms: {decode,
     preprocess, inference, postprocess, total}, model: {id, version}, runtime: {...}}``, plus
-    the classic edge-inference fields ``latency_ms`` (the total) and ``model_version``.
+    the classic edge-inference fields ``latency_ms`` (the total) and ``model_version``. A
+    multi-label (sigmoid) model's result also has ``multi_label: {threshold, present}``, the
+    classes at or above the threshold.
     """
     best = ranked[0]
     return {

@@ -204,7 +204,7 @@ def resize_crop(
 
 @functools.lru_cache(maxsize=16)
 def normalisation(spec: PreprocessSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel ``(gain, bias)``, shaped ``(3, 1, 1)``: ``(v * scale - mean) / std``.
+    """Per-channel ``(gain, bias)``, shaped ``(C,)``: ``(v * scale - mean) / std``.
 
     Cached per spec: the small array ops cost more than the multiply-add on a cold cache.
     """
@@ -212,7 +212,29 @@ def normalisation(spec: PreprocessSpec) -> tuple[np.ndarray, np.ndarray]:
     gain = np.float32(spec.scale) / std
     bias = -np.asarray(spec.mean, dtype=np.float32) / std
     gain.flags.writeable = bias.flags.writeable = False
-    return gain[:, None, None], bias[:, None, None]
+    return gain, bias
+
+
+def to_gray(pixels: np.ndarray) -> np.ndarray:
+    """``(H, W, 1)`` uint8 grey from ``(H, W, C)`` pixels.
+
+    As Pillow's ``convert("L")`` computes it from RGB: ``(19595 R + 38470 G + 7471 B +
+    32768) >> 16``.
+    """
+    if pixels.shape[2] == 1:
+        return pixels
+    acc = pixels[:, :, 0] * np.uint32(19595)
+    acc += pixels[:, :, 1] * np.uint32(38470)
+    acc += pixels[:, :, 2] * np.uint32(7471)
+    acc += np.uint32(0x8000)
+    return (acc >> 16).astype(np.uint8)[:, :, None]
+
+
+def target_size(height: int, width: int, spec: PreprocessSpec) -> tuple[int, int]:
+    """``(height, width)`` the image is resized to before the crop, per ``spec.resize_mode``."""
+    if spec.resize_mode == "stretch":
+        return spec.crop_height, spec.crop_width
+    return resized_size(height, width, spec.resize_shorter_side)
 
 
 def preprocess(
@@ -220,16 +242,20 @@ def preprocess(
 ) -> np.ndarray:
     """Turn decoded pixels into the model input tensor described by ``spec``.
 
+    Transparency is composited over ``spec.background``; a grayscale model's pixels become
+    grey (as Pillow's ``convert("L")``) before they are resized; the resize and crop follow
+    ``spec.resize_mode``; then the channels are ordered, normalised and laid out.
+
     Args:
         pixels: uint8 array shaped ``(H, W, 4)`` RGBA, ``(H, W, 3)`` RGB, or ``(H, W)`` gray.
         spec: the model's preprocessing spec from the manifest.
         out: optional preallocated C-contiguous float32 array of the output shape to fill.
         mode: one of :data:`PREPROCESS_MODES`. In ``exact`` mode pixels of any size are
-            resized here; in ``fast`` mode their shorter side must already be
-            ``spec.resize_shorter_side``.
+            resized here; in ``fast`` mode they must already have the size of
+            :func:`target_size` (the shorter side, or the whole size when stretched).
 
     Returns:
-        A C-contiguous float32 array shaped ``(1, 3, crop_height, crop_width)``.
+        A C-contiguous float32 array shaped ``spec.input_shape``.
 
     Raises:
         PreprocessError: the pixels have the wrong type or shape, ``out`` does not fit, the
@@ -240,17 +266,19 @@ def preprocess(
         raise PreprocessError(f"mode must be one of {', '.join(PREPROCESS_MODES)}, got {mode!r}")
     pixels = check_pixels(pixels)
     h, w = pixels.shape[:2]
-    if mode == "fast" and min(h, w) != spec.resize_shorter_side:
-        raise PreprocessError(
-            f"fast mode expects pixels whose shorter side is {spec.resize_shorter_side}, "
-            f"got {w}x{h}"
-        )
     ch, cw = spec.crop_height, spec.crop_width
-    out_h, out_w = resized_size(h, w, spec.resize_shorter_side)
+    out_h, out_w = target_size(h, w, spec)
+    if mode == "fast" and (h, w) != (out_h, out_w):
+        expected = (
+            f"{cw}x{ch}"
+            if spec.resize_mode == "stretch"
+            else f"pixels whose shorter side is {spec.resize_shorter_side}"
+        )
+        raise PreprocessError(f"fast mode expects {expected}, got {w}x{h}")
     if out_h < ch or out_w < cw:  # pragma: no cover - guarded by manifest validation
         raise PreprocessError(f"resized image {out_w}x{out_h} is smaller than the crop {cw}x{ch}")
     top, left = crop_offsets(out_h, out_w, ch, cw)
-    shape = (1, 3, ch, cw)
+    shape = spec.input_shape
     if out is None:
         out = np.empty(shape, dtype=np.float32)
     elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
@@ -259,13 +287,25 @@ def preprocess(
     if (h, w) == (out_h, out_w):
         # Already resized (the browser resamples as it decodes): only the crop is read, and
         # uint8 goes straight into the float32 output, with no intermediate copy.
-        cropped = composite_alpha(pixels[top : top + ch, left : left + cw], spec.background)
+        pixels = pixels[top : top + ch, left : left + cw]
+    pixels = composite_alpha(pixels, spec.background)
+    if spec.channel_order == "L":
+        pixels = to_gray(pixels)
+    if (h, w) == (out_h, out_w):
+        cropped = pixels
     else:
-        src = composite_alpha(pixels, spec.background)
-        cropped = resize_crop(src, out_h, out_w, (top, left, ch, cw), spec.antialias)
-    if cropped.shape[2] == 1:  # grayscale: the same plane feeds R, G and B
-        cropped = np.broadcast_to(cropped, (ch, cw, 3))
+        cropped = resize_crop(pixels, out_h, out_w, (top, left, ch, cw), spec.antialias)
+    if spec.channel_order != "L":
+        if cropped.shape[2] == 1:  # a grey image: the same plane feeds R, G and B
+            cropped = np.broadcast_to(cropped, (ch, cw, 3))
+        cropped = cropped[:, :, 2::-1] if spec.channel_order == "BGR" else cropped[:, :, :3]
+    else:
+        cropped = cropped[:, :, :1]
     gain, bias = normalisation(spec)
-    np.multiply(cropped[:, :, :3].transpose(2, 0, 1), gain, out=out[0])
-    out[0] += bias
+    if spec.layout == "NCHW":
+        np.multiply(cropped.transpose(2, 0, 1), gain[:, None, None], out=out[0])
+        out[0] += bias[:, None, None]
+    else:
+        np.multiply(cropped, gain, out=out[0])
+        out[0] += bias
     return out

@@ -1,10 +1,9 @@
 """``python -m edge_infer add-model``: real ONNX models in, manifest entries out, or refusals.
 
-The venv has no ``onnx`` package (requirements.lock pins only onnxruntime), so the small test
-models are written here as ONNX protobuf bytes with a dozen lines of wire-format encoding
-(field numbers from onnx.proto). That gives exact control over the bad variants (dynamic dims,
-NHWC, two inputs...), and native onnxruntime loads and runs them like any exported model. One
-test also adds a committed model (``mobilenet_v2-int8.onnx``) under a new id.
+The small test models are ONNX protobuf bytes written by ``tests/onnx_models.py``, which gives
+exact control over the bad variants (dynamic dims, two inputs...); native onnxruntime loads
+and runs them like any exported model. One test also adds a committed model
+(``mobilenet_v2-int8.onnx``) under a new id.
 
 Every test works on a temporary copy of ``models/manifest.json``; the repo's ``models/`` is
 only read.
@@ -27,83 +26,17 @@ from edge_infer.manifest import load_manifest
 from edge_infer.postprocess import softmax
 from edge_infer.preprocess import preprocess
 from helpers import CAT_LABELS, MANIFEST, MODELS, photo
-
-# --- ONNX protobuf, by hand -----------------------------------------------------------------
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | 0x80 if n else low)
-        if not n:
-            return bytes(out)
-
-
-def _int(num: int, n: int) -> bytes:
-    return _varint(num << 3) + _varint(n)
-
-
-def _bytes(num: int, data: bytes) -> bytes:
-    return _varint(num << 3 | 2) + _varint(len(data)) + data
-
-
-def _str(num: int, s: str) -> bytes:
-    return _bytes(num, s.encode())
-
-
-FLOAT, UINT8, BOOL = 1, 2, 9  # TensorProto.DataType
-
-
-def value_info(name: str, dims: list, elem: int = FLOAT) -> bytes:
-    """ValueInfoProto; a dim is an int, a symbolic name (str) or None (unknown)."""
-
-    def dim(d):
-        return b"" if d is None else _int(1, d) if isinstance(d, int) else _str(2, d)
-
-    shape = b"".join(_bytes(1, dim(d)) for d in dims)
-    return _str(1, name) + _bytes(2, _bytes(1, _int(1, elem) + _bytes(2, shape)))
-
-
-def node(op: str, inputs: list[str], outputs: list[str], **attrs) -> bytes:
-    body = b"".join(_str(1, i) for i in inputs) + b"".join(_str(2, o) for o in outputs)
-    body += _str(4, op)
-    for key, value in attrs.items():  # AttributeProto: INT (type 2) or INTS (type 7)
-        if isinstance(value, int):
-            body += _bytes(5, _str(1, key) + _int(3, value) + _int(20, 2))
-        else:
-            body += _bytes(5, _str(1, key) + b"".join(_int(8, v) for v in value) + _int(20, 7))
-    return body
-
-
-def tensor(name: str, array, elem: int = FLOAT) -> bytes:
-    a = np.ascontiguousarray(array, dtype=np.float32 if elem == FLOAT else np.bool_)
-    dims = b"".join(_int(1, d) for d in a.shape)
-    return dims + _int(2, elem) + _str(8, name) + _bytes(9, a.tobytes())
-
-
-def onnx_model(nodes, inputs, outputs, initializers=()) -> bytes:
-    graph = b"".join(_bytes(1, n) for n in nodes) + _str(2, "test")
-    graph += b"".join(_bytes(5, t) for t in initializers)
-    graph += b"".join(_bytes(11, v) for v in inputs) + b"".join(_bytes(12, v) for v in outputs)
-    return _int(1, 8) + _bytes(8, _str(1, "") + _int(2, 13)) + _bytes(7, graph)  # IR 8, opset 13
-
-
-def colour_model(weights, in_dims=(1, 3, 32, 32), out_dims=None) -> bytes:
-    """logits = (per-channel mean of the input) @ weights: a real classifier of colours."""
-    weights = np.asarray(weights, dtype=np.float32)
-    out_dims = out_dims or [1, weights.shape[1]]
-    return onnx_model(
-        [
-            node("GlobalAveragePool", ["x"], ["pooled"]),
-            node("Flatten", ["pooled"], ["flat"]),
-            node("MatMul", ["flat", "w"], ["logits"]),
-        ],
-        [value_info("x", list(in_dims))],
-        [value_info("logits", out_dims)],
-        [tensor("w", weights)],
-    )
-
+from onnx_models import (
+    BOOL,
+    FLOAT,
+    UINT8,
+    colour_model,
+    nhwc_colour_model,
+    node,
+    onnx_model,
+    tensor,
+    value_info,
+)
 
 RGB_WEIGHTS = np.eye(3) * 4.0
 RGB_LABELS = "red\ngreen\nblue\n"
@@ -289,7 +222,120 @@ def test_help_documents_the_labels_format_and_what_is_not_supported():
     assert proc.returncode == 0
     assert "one label per line" in proc.stdout
     assert "JSON list of strings" in proc.stdout
-    assert "not supported yet" in proc.stdout
+    assert "not supported yet" in proc.stdout  # Python hooks
+    assert "NHWC" in proc.stdout and "--output" in proc.stdout
+
+
+def _solid(path: Path, rgb) -> Path:
+    """A PNG of one colour."""
+    from PIL import Image
+
+    Image.new("RGB", (48, 40), tuple(rgb)).save(path)
+    return path
+
+
+def _add_and_classify(models_dir, src, model_bytes, labels_text, add_args, image):
+    model = write(src / "m.onnx", model_bytes)
+    labels = write(src / "m.txt", labels_text)
+    added = run_cli("add-model", model, "--labels", labels, "--models-dir", models_dir, *add_args)
+    assert added.returncode == 0, added.stderr
+    manifest = models_dir / "manifest.json"
+    result = run_cli("classify", image, "--manifest", manifest, "--model", "m", "--top-k", "3")
+    assert result.returncode == 0, result.stderr
+    entry = json.loads(manifest.read_text())["models"][-1]
+    return entry, json.loads(result.stdout)
+
+
+def test_nhwc_and_bgr_inputs_get_their_channels_in_place(models_dir, src):
+    # A channels-last colour model sees a red image as red; told its input is BGR, it sees it
+    # in its third channel, which it calls blue: the channels really are swapped.
+    red = _solid(src / "red.png", (255, 0, 0))
+    entry, answer = _add_and_classify(
+        models_dir, src, nhwc_colour_model(3, RGB_WEIGHTS), RGB_LABELS, UNIT_SCALE, red
+    )
+    assert entry["input"]["shape"] == [1, 32, 32, 3]
+    assert entry["preprocess"]["layout"] == "NHWC"
+    assert answer["label"] == "red"
+    assert answer["top_k"][0]["probability"] == pytest.approx(
+        float(softmax(np.array([4.0, 0.0, 0.0]))[0]), abs=1e-6
+    )
+    shutil.copy(MANIFEST, models_dir / "manifest.json")
+    entry, answer = _add_and_classify(
+        models_dir,
+        src,
+        nhwc_colour_model(3, RGB_WEIGHTS),
+        RGB_LABELS,
+        [*UNIT_SCALE, "--channels", "BGR"],
+        red,
+    )
+    assert entry["preprocess"]["channel_order"] == "BGR"
+    assert answer["label"] == "blue"
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_grey_models_see_pillows_grey_level(models_dir, src, layout):
+    # Logits (4g, 0, -4g) for grey level g in -0.5..0.5 (--offset): light, mid or dark.
+    weights = np.array([[4.0, 0.0, -4.0]])
+    model = (
+        colour_model(weights, in_dims=(1, 1, 32, 32))
+        if layout == "NCHW"
+        else nhwc_colour_model(1, weights)
+    )
+    args = ["--scale", repr(1 / 255), "--offset", "-0.5"]
+    colour = (200, 30, 90)
+    entry, answer = _add_and_classify(
+        models_dir, src, model, "light\nmid\ndark\n", args, _solid(src / "c.png", colour)
+    )
+    assert entry["preprocess"]["channel_order"] == "L"
+    assert entry["preprocess"]["offset"] == -0.5 and "mean" not in entry["preprocess"]
+    from PIL import Image
+
+    grey = Image.new("RGB", (1, 1), colour).convert("L").getpixel((0, 0))  # Pillow's own
+    g = grey / 255 - 0.5
+    expected = softmax(np.array([4 * g, 0.0, -4 * g]))
+    got = {t["index"]: t["probability"] for t in answer["top_k"]}
+    assert got == pytest.approx(dict(enumerate(expected.tolist())), abs=1e-6)
+
+
+def test_sigmoid_output_lists_every_class_over_the_threshold(models_dir, src):
+    # Yellow lights red and green: both pass 0.9 (sigmoid(4) = 0.982), blue (0.5) does not.
+    entry, answer = _add_and_classify(
+        models_dir, src, colour_model(RGB_WEIGHTS), RGB_LABELS,
+        [*UNIT_SCALE, "--output", "sigmoid", "--threshold", "0.9"],
+        _solid(src / "yellow.png", (255, 255, 0)),
+    )  # fmt: skip
+    assert entry["output"]["activation"] == "sigmoid" and entry["output"]["threshold"] == 0.9
+    s4 = 1 / (1 + np.exp(-4.0))
+    assert [t["probability"] for t in answer["top_k"]] == pytest.approx([s4, s4, 0.5], abs=1e-6)
+    assert answer["multi_label"]["threshold"] == 0.9
+    assert [c["label"] for c in answer["multi_label"]["present"]] == ["red", "green"]
+
+
+def test_stretch_resizes_to_the_input_size_without_cropping(models_dir, src):
+    # A tall strip whose top quarter is red and the rest blue.
+    from PIL import Image
+
+    image = Image.new("RGB", (40, 160), (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, 40, 40))  # the top quarter red
+    path = src / "strip.png"
+    image.save(path)
+    entry, answer = _add_and_classify(
+        models_dir, src, colour_model(RGB_WEIGHTS), RGB_LABELS,
+        [*UNIT_SCALE, "--resize", "stretch"], path,
+    )  # fmt: skip
+    assert entry["preprocess"]["resize"] == {
+        "interpolation": "bilinear",
+        "antialias": True,
+        "mode": "stretch",
+    }
+    # Stretched, the top quarter of the 32x32 input is red (Pillow's resize is the reference);
+    # a shorter-side resize and centre crop would keep only blue rows (red == green).
+    got = {t["label"]: t["probability"] for t in answer["top_k"]}
+    x = np.asarray(Image.open(path).convert("RGB").resize((32, 32), Image.BILINEAR)) / 255
+    expected = softmax(x.reshape(-1, 3).mean(axis=0) @ RGB_WEIGHTS)
+    names = ["red", "green", "blue"]
+    assert got == pytest.approx(dict(zip(names, expected.tolist(), strict=True)), abs=1e-5)
+    assert got["red"] > got["green"]
 
 
 # --- refusals: exit 2, a message naming the problem, every file byte for byte unchanged ------
@@ -301,17 +347,6 @@ def _two_inputs():
          node("Flatten", ["p"], ["logits"])],
         [value_info("a", [1, 3, 32, 32]), value_info("b", [1, 3, 32, 32])],
         [value_info("logits", [1, 3])],
-    )  # fmt: skip
-
-
-def _nhwc(channels):
-    return onnx_model(
-        [node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
-         node("GlobalAveragePool", ["t"], ["p"]), node("Flatten", ["p"], ["f"]),
-         node("MatMul", ["f", "w"], ["logits"])],
-        [value_info("x", [1, 32, 32, channels])],
-        [value_info("logits", [1, 3])],
-        [tensor("w", np.ones((channels, 3)))],
     )  # fmt: skip
 
 
@@ -396,14 +431,75 @@ BAD_CASES = {
     ),
     "two inputs": (_two_inputs(), RGB_LABELS, "l.txt", [], "2 inputs (a, b)"),
     "uint8 input": (_uint8_input(), RGB_LABELS, "l.txt", [], "tensor(uint8); it must be float32"),
-    "NHWC": (_nhwc(3), RGB_LABELS, "l.txt", [], "NHWC (channels-last), which is not supported yet"),
-    "grayscale NHWC": (_nhwc(1), RGB_LABELS, "l.txt", [], "grayscale NHWC, which is not supported"),
-    "grayscale NCHW": (
-        colour_model(np.ones((1, 3)), in_dims=(1, 1, 32, 32)),
+    "grey channels on an RGB input": (
+        GOOD,
         RGB_LABELS,
         "l.txt",
-        [],
-        "grayscale (1 channel), which is not supported yet",
+        ["--channels", "L"],
+        "--channels L does not fit the model's 3",
+    ),
+    "RGB channels on a grey input": (
+        nhwc_colour_model(1),
+        RGB_LABELS,
+        "l.txt",
+        ["--channels", "RGB"],
+        "does not fit the model's 1-ch",
+    ),
+    "layout that leaves 32 channels": (
+        GOOD,
+        RGB_LABELS,
+        "l.txt",
+        ["--layout", "NHWC"],
+        "would have 32 channels",
+    ),
+    "mean of the wrong length": (
+        GOOD,
+        RGB_LABELS,
+        "l.txt",
+        ["--mean", "0.5", "0.5"],
+        "--mean has 2 values; the model",
+    ),
+    "grey std of the wrong length": (
+        nhwc_colour_model(1),
+        RGB_LABELS,
+        "l.txt",
+        ["--std", "1", "1", "1"],
+        "--std has 3 values",
+    ),
+    "offset and mean": (
+        GOOD,
+        RGB_LABELS,
+        "l.txt",
+        ["--offset", "-1", "--mean", "0", "0", "0"],
+        "--offset replaces",
+    ),
+    "threshold without sigmoid": (
+        GOOD,
+        RGB_LABELS,
+        "l.txt",
+        ["--threshold", "0.3"],
+        "--threshold applies to --output sig",
+    ),
+    "threshold out of range": (
+        GOOD,
+        RGB_LABELS,
+        "l.txt",
+        ["--output", "sigmoid", "--threshold", "1.5"],
+        "must be betw",
+    ),
+    "shorter side with stretch": (
+        GOOD,
+        RGB_LABELS,
+        "l.txt",
+        ["--resize", "stretch", "--resize-shorter-side", "40"],
+        "no meaning with --resize stretch",
+    ),
+    "logits declared as probabilities": (
+        colour_model(RGB_WEIGHTS * 100),
+        RGB_LABELS,
+        "l.txt",
+        ["--output", "none"],
+        "not probabilities in 0..1; set the output activation to softmax or sigmoid",
     ),
     "5 channels": (
         colour_model(np.ones((5, 3)), in_dims=(1, 5, 32, 32)),

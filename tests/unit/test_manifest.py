@@ -60,7 +60,7 @@ CASES = [
     ),
     (
         lambda d: d["models"][0]["input"].update(shape=[1, 3, 200, 200]),
-        "models[0].input.shape: [1, 3, 200, 200] does not match the preprocess crop",
+        "models[0].input.shape: [1, 3, 200, 200] does not match the preprocessing",
     ),
     (
         lambda d: d["models"][0]["output"].update(shape=[1, 10]),
@@ -72,6 +72,43 @@ CASES = [
         "label_sets.imagenet1k.labels[3]: expected a non-empty string",
     ),
     (lambda d: d["models"][0].update(input=[]), "models[0].input: expected an object, got a list"),
+    (
+        lambda d: d["models"][0]["preprocess"].update(channel_order="RGBA"),
+        "models[0].preprocess.channel_order: 'RGBA' is not one of RGB, BGR, L",
+    ),
+    (
+        lambda d: d["models"][0]["preprocess"].update(layout="CHW"),
+        "models[0].preprocess.layout: 'CHW' is not one of NCHW, NHWC",
+    ),
+    (
+        lambda d: d["models"][0]["preprocess"]["resize"].update(mode="stretch"),
+        "models[0].preprocess.resize.shorter_side: a stretched resize goes straight to the crop",
+    ),
+    (
+        lambda d: d["models"][0]["preprocess"].update(offset=-1.0),
+        "models[0].preprocess.mean: give either offset or mean and std",
+    ),
+    (
+        lambda d: d["models"][0]["preprocess"].update(channel_order="L"),
+        "models[0].preprocess.mean: expected 1 items, got 3",
+    ),
+    (
+        lambda d: d["models"][0]["preprocess"].update(layout="NHWC"),
+        "models[0].input.shape: [1, 3, 224, 224] does not match the preprocessing (NHWC, RGB, "
+        "224x224): expected [1, 224, 224, 3]",
+    ),
+    (
+        lambda d: d["models"][0]["output"].update(activation="relu"),
+        "models[0].output.activation: 'relu' is not one of softmax, sigmoid, none",
+    ),
+    (
+        lambda d: d["models"][0]["output"].update(threshold=0.5),
+        "models[0].output.threshold: only a sigmoid output has a threshold",
+    ),
+    (
+        lambda d: d["models"][0]["output"].update(activation="sigmoid", threshold=0.0),
+        "models[0].output.threshold: 0.0 must be between 0 and 1",
+    ),
 ]
 
 

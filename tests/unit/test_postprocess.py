@@ -1,6 +1,14 @@
 import numpy as np
 import pytest
-from edge_infer.postprocess import PostprocessError, postprocess, softmax, top_k
+from edge_infer.postprocess import (
+    PostprocessError,
+    given_probabilities,
+    postprocess,
+    present,
+    sigmoid,
+    softmax,
+    top_k,
+)
 
 LABELS = [f"class{i}" for i in range(10)]
 
@@ -81,3 +89,33 @@ def test_postprocess_is_softmax_then_top_k():
     ranked = postprocess(logits, LABELS, 2)
     assert [r["index"] for r in ranked] == [1, 3]
     assert ranked[0]["probability"] == pytest.approx(naive_softmax(logits)[1])
+
+
+def test_sigmoid_is_the_logistic_function_and_never_overflows():
+    x = np.array([-800.0, -3.0, 0.0, 2.5, 800.0])
+    p = sigmoid(x)
+    assert np.isfinite(p).all()
+    np.testing.assert_allclose(p[1:4], 1 / (1 + np.exp(-x[1:4])), rtol=1e-15)
+    assert p[0] == 0.0 and p[-1] == 1.0
+
+
+def test_given_probabilities_pass_through_and_logits_are_refused():
+    np.testing.assert_array_equal(given_probabilities([[0.1, 0.7, 0.2]]), [0.1, 0.7, 0.2])
+    with pytest.raises(PostprocessError, match=r"values from -2 to 3, not probabilities in 0\.\.1"):
+        given_probabilities([-2.0, 3.0])
+
+
+def test_present_lists_the_classes_over_the_threshold_most_probable_first():
+    p = np.array([0.2, 0.95, 0.5, 0.7])
+    assert [c["label"] for c in present(p, ["a", "b", "c", "d"], 0.5)] == ["b", "d", "c"]
+    assert present(p, ["a", "b", "c", "d"], 0.99) == []
+
+
+def test_postprocess_applies_the_models_activation():
+    logits = np.array([1.0, 2.0, 3.0])
+    assert postprocess(logits, ["a", "b", "c"], 3, "sigmoid")[0]["probability"] == pytest.approx(
+        1 / (1 + np.exp(-3.0))
+    )
+    assert postprocess(logits, ["a", "b", "c"], 3)[0]["probability"] == pytest.approx(
+        float(softmax(logits)[2])
+    )

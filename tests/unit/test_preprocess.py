@@ -213,3 +213,47 @@ def test_fast_mode_refuses_pixels_the_host_did_not_resize(shape):
 def test_unknown_mode_is_refused():
     with pytest.raises(PreprocessError, match="mode must be one of exact, fast, got 'quick'"):
         preprocess(np.zeros((256, 256, 3), np.uint8), spec(), mode="quick")
+
+
+def test_bgr_and_nhwc_hold_the_same_values_in_their_places():
+    rng = np.random.default_rng(8)
+    pixels = rng.integers(0, 256, (300, 451, 3), dtype=np.uint8)
+    norm = dict(scale=1 / 255, mean=(0.1, 0.2, 0.3), std=(0.5, 0.6, 0.7))
+    reference = preprocess(pixels, spec(**norm))  # NCHW RGB
+    bgr_norm = dict(scale=1 / 255, mean=(0.3, 0.2, 0.1), std=(0.7, 0.6, 0.5))
+    nhwc_bgr = preprocess(pixels, spec(layout="NHWC", channel_order="BGR", **bgr_norm))
+    assert nhwc_bgr.shape == (1, 224, 224, 3) and nhwc_bgr.flags.c_contiguous
+    np.testing.assert_array_equal(nhwc_bgr[0, :, :, ::-1].transpose(2, 0, 1), reference[0])
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_grey_is_pillows_convert_l_then_its_resize(layout):
+    rgb = real_photo("coffee.png")
+    s = spec(channel_order="L", layout=layout, scale=1.0, mean=(0.0,), std=(1.0,))
+    x = preprocess(rgb, s)
+    assert x.shape == ((1, 1, 224, 224) if layout == "NCHW" else (1, 224, 224, 1))
+    grey = Image.fromarray(rgb).convert("L")
+    h, w = rgb.shape[:2]
+    out_h, out_w = resized_size(h, w, 256)
+    top, left = crop_offsets(out_h, out_w, 224, 224)
+    expected = np.asarray(grey.resize((out_w, out_h), Image.BILINEAR))[
+        top : top + 224, left : left + 224
+    ]
+    np.testing.assert_array_equal(x.reshape(224, 224), expected.astype(np.float32))
+
+
+def test_stretch_is_pillows_resize_to_the_input_size():
+    rgb = real_photo("chelsea.png")  # 451x300: the aspect ratio is not kept
+    x = preprocess(rgb, spec(resize_mode="stretch", crop_height=96, crop_width=160, **IDENTITY))
+    expected = np.asarray(Image.fromarray(rgb).resize((160, 96), Image.BILINEAR))
+    np.testing.assert_array_equal(x[0].transpose(1, 2, 0), expected.astype(np.float32))
+
+
+def test_fast_mode_for_a_stretch_model_wants_the_input_size():
+    s = spec(resize_mode="stretch", crop_height=96, crop_width=160, **IDENTITY)
+    pixels = np.random.default_rng(2).integers(0, 256, (96, 160, 4), dtype=np.uint8)
+    np.testing.assert_array_equal(
+        preprocess(pixels, s, mode="fast"), preprocess(pixels, s, mode="exact")
+    )
+    with pytest.raises(PreprocessError, match="fast mode expects 160x96, got 170x96"):
+        preprocess(np.zeros((96, 170, 4), np.uint8), s, mode="fast")

@@ -35,21 +35,38 @@ export function resizedSize(width, height, shorterSide) {
 }
 
 /**
+ * @typedef {{shorterSide: number} | {width: number, height: number}} Resize
+ * What the browser resizes to in fast mode: the shorter side (the longer one follows), or an
+ * exact size for a model that stretches its input.
+ */
+
+/**
+ * Fast mode's resize for a manifest `preprocess` block, as `edge_infer.preprocess.target_size`
+ * computes it: the shorter side, or the whole input size for a stretched model.
+ * @param {{resize: {mode?: string, shorter_side?: number}, crop: {width: number, height: number}}} preprocess
+ * @returns {Resize}
+ */
+export function fastResize(preprocess) {
+  if (preprocess.resize.mode === 'stretch') return { width: preprocess.crop.width, height: preprocess.crop.height };
+  return { shorterSide: preprocess.resize.shorter_side };
+}
+
+/**
  * Decode an image to RGBA pixels.
  *
- * With `resizeShorterSide`, the browser resamples while drawing (high-quality smoothing, i.e.
+ * With `resize`, the browser resamples while drawing (high-quality smoothing, i.e.
  * antialiased), so only the small resized image crosses into Python: the "fast" mode. Without
  * it the full-resolution pixels are returned and numpy resizes them ("exact" mode, which
  * matches Pillow/torchvision).
  * @param {Blob | ImageBitmap | {data: Uint8ClampedArray, width: number, height: number}} source
  * @param {string} [name] shown in error messages
- * @param {{resizeShorterSide?: number}} [options]
+ * @param {{resize?: Resize}} [options]
  * @returns {Promise<{rgba: Uint8ClampedArray, width: number, height: number, sourceWidth: number, sourceHeight: number}>}
  */
-export async function decodeToRGBA(source, name = 'image', { resizeShorterSide } = {}) {
+export async function decodeToRGBA(source, name = 'image', { resize } = {}) {
   if (isPixels(source)) {
     const pixels = checkPixels(source, name);
-    if (!resizeShorterSide) return { ...pixels, sourceWidth: pixels.width, sourceHeight: pixels.height };
+    if (!resize) return { ...pixels, sourceWidth: pixels.width, sourceHeight: pixels.height };
     source = await createImageBitmap(new ImageData(pixels.rgba, pixels.width, pixels.height), BITMAP_OPTIONS);
   }
   let bitmap = source;
@@ -72,7 +89,8 @@ export async function decodeToRGBA(source, name = 'image', { resizeShorterSide }
     const sourceWidth = bitmap.width;
     const sourceHeight = bitmap.height;
     if (!sourceWidth || !sourceHeight) throw new EdgeInferError(ErrorCode.DECODE, `${name} has no pixels`);
-    const target = resizeShorterSide ? resizedSize(sourceWidth, sourceHeight, resizeShorterSide) : { width: sourceWidth, height: sourceHeight };
+    let target = { width: sourceWidth, height: sourceHeight };
+    if (resize) target = 'shorterSide' in resize ? resizedSize(sourceWidth, sourceHeight, resize.shorterSide) : resize;
     return { ...drawToRGBA(bitmap, target.width, target.height), sourceWidth, sourceHeight };
   } finally {
     bitmap.close();

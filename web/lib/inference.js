@@ -4,7 +4,7 @@
  * classify strictly in arrival order.
  */
 import { LIMITS, checkPreprocess } from './config.js';
-import { decodeToRGBA } from './decode.js';
+import { decodeToRGBA, fastResize } from './decode.js';
 import { EdgeInferError, ErrorCode } from './errors.js';
 import { fetchVerifiedModel, findModel } from './models.js';
 import { SessionCache } from './session-cache.js';
@@ -91,9 +91,9 @@ export class InferenceRuntime {
     const spec = findModel(this.manifest, modelId);
     const decoded = this.decodes.run(async () => {
       throwIfAborted(signal);
-      const resizeShorterSide = preprocess === 'fast' ? spec.preprocess.resize.shorter_side : undefined;
+      const resize = preprocess === 'fast' ? fastResize(spec.preprocess) : undefined;
       const t0 = performance.now();
-      const pixels = await decodeToRGBA(image, name, { resizeShorterSide });
+      const pixels = await decodeToRGBA(image, name, { resize });
       return { pixels, ms: performance.now() - t0 };
     });
     decoded.catch(() => {}); // observed below, in order

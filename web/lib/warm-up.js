@@ -3,7 +3,7 @@
  * first call of each numpy path is several times slower than later ones.
  */
 import { DEFAULTS } from './config.js';
-import { decodeToRGBA } from './decode.js';
+import { decodeToRGBA, fastResize } from './decode.js';
 
 /**
  * Decode a generated JPEG with the browser's resampling (the fast path, which the first image
@@ -13,7 +13,7 @@ import { decodeToRGBA } from './decode.js';
  * @param {object} model the boot model's manifest entry
  */
 export async function warmUpPython(python, model) {
-  const pixels = await decodeToRGBA(await warmUpJpeg(), 'warm-up', { resizeShorterSide: model.preprocess.resize.shorter_side });
+  const pixels = await decodeToRGBA(await warmUpJpeg(), 'warm-up', { resize: fastResize(model.preprocess) });
   const logits = new Float32Array(model.output.shape.at(-1));
   python.addModel(model.id);
   try {
