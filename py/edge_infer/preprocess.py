@@ -172,7 +172,7 @@ def resize_crop(
     """Resize ``(H, W, C)`` uint8 to ``out_h x out_w`` and return only the crop, as float32.
 
     ``crop`` is ``(top, left, height, width)`` in the resized image; the result is shaped
-    ``(height, width, C)`` with values in 0..255. With ``antialias`` it equals Pillow 13's
+    ``(height, width, min(C, 3))`` with values in 0..255. With ``antialias`` it equals Pillow 13's
     ``Image.resize(..., BILINEAR)`` cropped, pixel for pixel: the same integer arithmetic,
     two passes each rounded to uint8, in Pillow's order, each skipped when its size does not
     change. Only the source rows and columns that the crop's taps read are computed.
@@ -181,6 +181,7 @@ def resize_crop(
     in_h, in_w = pixels.shape[:2]
     if (in_h, in_w) == (out_h, out_w):
         return pixels[top : top + ch, left : left + cw].astype(np.float32)
+    pixels = pixels[:, :, :3]  # alpha is ignored later: leave it out of the copies the passes make
     passes = []
     row0, row1, col0, col1 = top, top + ch, left, left + cw
     if in_h != out_h:
