@@ -48,7 +48,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--manifest", type=Path, default=None
     )
     _add_model_parser(sub)
+    _eval_parser(sub)
     return parser
+
+
+def _eval_parser(sub) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="accuracy on a labelled data set, in CPython and/or the browser, and their agreement",
+        description="Classify a labelled data set with each host (exact preprocessing) and "
+        "print top-1 and top-5 accuracy, the hosts' agreement and the images they differ on.",
+        epilog="DATA is a folder of class-named subfolders (names matched to the model's labels, "
+        "ignoring case, spaces, '_' and '-') or a CSV of path,label rows (label: a name or a "
+        "class index; paths relative to the CSV). Missing files, unknown labels and images "
+        "that do not decode are reported and counted, not fatal. --host browser runs headless "
+        "Chromium on this checkout's page (after npm run setup -- --browser or npm test).",
+    )
+    p.add_argument("data", type=Path, help="a folder of class folders, or a path,label CSV")
+    p.add_argument("--model", help="manifest model id (default: the manifest's default)")
+    p.add_argument("--host", choices=["native", "browser", "both"], default="native")
+    p.add_argument("--limit", type=int, help="evaluate the first N images only")
+    p.add_argument("--json", type=Path, dest="json_out", help="also write the report here")
+    p.add_argument("--threads", type=int, default=1, help="native onnxruntime threads")
+    p.add_argument("--manifest", type=Path, default=None, help="path to manifest.json")
 
 
 ADD_MODEL_EPILOG = """
@@ -190,7 +212,43 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve-json":
         return _serve_json(args, manifest, manifest_path.parent)
+    if args.command == "eval":
+        return _eval(args, manifest, manifest_path.parent)
     return _classify(args, manifest, manifest_path.parent)
+
+
+def _eval(args, manifest, models_dir: Path) -> int:
+    from edge_infer import evaluate
+    from edge_infer.hosts.native import ModelIntegrityError, create_pipeline
+
+    if args.threads < 1 or (args.limit is not None and args.limit < 1):
+        print("edge_infer: --threads and --limit must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        model = manifest.get(args.model)
+        samples, bad = evaluate.read_dataset(args.data, model.labels)
+        if args.limit is not None:
+            samples = samples[: args.limit]
+        if not samples:
+            raise evaluate.EvalError(f"{args.data}: no labelled images to evaluate")
+        runs = []
+        if args.host in ("native", "both"):
+            pipeline = create_pipeline(manifest, models_dir, model.id, args.threads)
+            bar = evaluate.progress_bar("native", len(samples))
+            runs.append(evaluate.run_native(samples, pipeline, 5, bar))
+        if args.host in ("browser", "both"):
+            from edge_infer.browser_eval import run_browser
+
+            bar = evaluate.progress_bar("browser", len(samples))
+            runs.append(run_browser(samples, model.id, models_dir, 5, bar))
+    except (evaluate.EvalError, ManifestError, ModelIntegrityError) as exc:
+        print(f"edge_infer: eval: {exc}", file=sys.stderr)
+        return 2
+    report = evaluate.summarize(model, samples, bad, runs)
+    print(evaluate.format_report(report))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
 
 
 def _classify(args, manifest, models_dir: Path) -> int:
