@@ -31,7 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge_infer", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     classify = sub.add_parser("classify", help="classify image files, print JSON lines")
-    classify.add_argument("images", nargs="+", type=Path, help="image files")
+    classify.add_argument(
+        "images", nargs="*", type=Path, help="image files, or folders (every file inside)"
+    )
+    classify.add_argument(
+        "--files-from",
+        type=Path,
+        metavar="LIST",
+        help="also classify the paths listed in LIST, one per line ('-' reads stdin)",
+    )
     classify.add_argument("--model", help="manifest model id (default: the manifest's default)")
     classify.add_argument("--top-k", type=int, default=5, help="classes per result (default 5)")
     classify.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
@@ -263,8 +271,19 @@ def _classify(args, manifest, models_dir: Path) -> int:
     except (ManifestError, ModelIntegrityError) as exc:
         print(f"edge_infer: {exc}", file=sys.stderr)
         return 2
+    try:
+        paths = image_paths(args.images, args.files_from)
+    except OSError as exc:
+        print(f"edge_infer: cannot read {args.files_from}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if not paths:
+        print(
+            "edge_infer: classify: no images given (files, folders or --files-from)",
+            file=sys.stderr,
+        )
+        return 2
     status = 0
-    for path in args.images:
+    for path in paths:
         try:
             pixels, decode_ms = decode_file(path)
             result = pipeline.classify(pixels, top_k=args.top_k, decode_ms=decode_ms)
@@ -276,6 +295,31 @@ def _classify(args, manifest, models_dir: Path) -> int:
         result["file"] = str(path)
         print(json.dumps(result), flush=True)
     return status
+
+
+def image_paths(arguments: list[Path], files_from: Path | None) -> list[Path]:
+    """The files to classify, in order.
+
+    Each argument, or every file under it if it is a folder (sorted, hidden ones skipped),
+    then the lines of ``files_from`` (``-`` is stdin).
+    """
+    paths = []
+    for arg in arguments:
+        if arg.is_dir():
+            found = (p for p in arg.rglob("*") if p.is_file())
+            paths += sorted(
+                p
+                for p in found
+                if not any(part.startswith(".") for part in p.relative_to(arg).parts)
+            )
+        else:
+            paths.append(arg)
+    if files_from is not None:
+        text = (
+            sys.stdin.read() if str(files_from) == "-" else files_from.read_text(encoding="utf-8")
+        )
+        paths += [Path(line.strip()) for line in text.splitlines() if line.strip()]
+    return paths
 
 
 def _serve_json(args, manifest, models_dir: Path) -> int:

@@ -126,6 +126,32 @@ def test_cli_reports_bad_files_and_continues(tmp_path):
     assert json.loads(proc.stdout)["label"] == "espresso"
 
 
+def test_cli_takes_folders_and_a_file_list_of_any_length(tmp_path):
+    # A folder (hidden files skipped) and a list of paths on stdin: a list keeps the command
+    # line short whatever the data set's size.
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(photo("coffee.png"), folder / "sub" / "coffee.png")
+    shutil.copy(photo("chelsea.png"), folder / "chelsea.png")
+    (folder / ".hidden.png").write_bytes(b"not looked at")
+    listing = "\n".join([str(photo("coffee.png"))] * 50) + "\n"
+    proc = run_cli("classify", str(folder), "--files-from", "-", input=listing, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(results) == 52
+    assert [r["file"] for r in results[:2]] == [
+        str(folder / "chelsea.png"),
+        str(folder / "sub" / "coffee.png"),
+    ]
+    assert {r["label"] for r in results[1:]} == {"espresso"}
+
+
+def test_cli_without_images_is_a_usage_error():
+    proc = run_cli("classify")
+    assert proc.returncode == 2
+    assert "no images given" in proc.stderr
+
+
 def test_cli_refuses_a_corrupted_model(corrupted_models):
     proc = run_cli(
         "classify",
