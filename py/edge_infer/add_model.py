@@ -231,6 +231,7 @@ def add_model(
     version: str = "1.0.0",
     license: str = "unspecified",
     preprocess: PreprocessOptions | None = None,
+    hooks_path: Path | None = None,
 ) -> AddedModel:
     """Validate a model, copy it next to the manifest as ``<id>.onnx`` and add its entry.
 
@@ -243,6 +244,9 @@ def add_model(
         version: the entry's version string.
         license: the model's license, as the user states it.
         preprocess: preprocessing options (default: ImageNet's).
+        hooks_path: a Python file defining ``preprocess(pixels, model)`` and/or
+            ``postprocess(logits, model)`` (see :mod:`edge_infer.hooks`), copied next to the
+            model as ``<id>.hooks.py``.
 
     Returns:
         What was written.
@@ -282,6 +286,20 @@ def add_model(
             f"{labels_path} has {len(labels)} labels"
         )
 
+    hooks, hook_bytes = None, None
+    if hooks_path is not None:
+        from edge_infer.hooks import HookError, load_hooks
+
+        try:
+            hook_bytes = Path(hooks_path).read_bytes()
+        except OSError as exc:
+            why = exc.strerror or exc
+            raise AddModelError(f"cannot read hooks file {hooks_path}: {why}") from exc
+        try:
+            hooks = load_hooks(hook_bytes, f"{model_id}.hooks.py")
+        except HookError as exc:
+            raise AddModelError(f"{hooks_path}: {exc}") from exc
+
     file_name = f"{model_id}.onnx"
     digest = hashlib.sha256(model_bytes).hexdigest()
     label_set = _label_set_for(data["label_sets"], model_id, labels)
@@ -309,6 +327,11 @@ def add_model(
             },
             "labels": list(labels),
         }
+    if hook_bytes is not None:
+        entry["hooks"] = {
+            "file": f"{model_id}.hooks.py",
+            "sha256": hashlib.sha256(hook_bytes).hexdigest(),
+        }
     new_data["models"].append(entry)
     # The same serialisation tools/export_model.py uses, so existing entries keep their bytes.
     text = json.dumps(new_data, indent=2, ensure_ascii=False) + "\n"
@@ -317,17 +340,20 @@ def add_model(
     except ManifestError as exc:
         raise AddModelError(f"the new manifest entry would be invalid: {exc}") from exc
 
-    top1, probability = _probe(session, spec, len(labels), Path(model_path))
+    top1, probability = _probe(session, spec, len(labels), Path(model_path), hooks)
 
     dest = models_dir / file_name
     created = _place_model(dest, model_bytes)
+    placed = [dest] if created else []
     try:
+        if hook_bytes is not None and _place_model(models_dir / spec.hooks.file, hook_bytes):
+            placed.append(models_dir / spec.hooks.file)
         if manifest_path.read_bytes() != original:
             raise AddModelError(f"{manifest_path} changed while the model was being checked")
         _replace_atomically(manifest_path, text.encode("utf-8"))
     except BaseException as exc:
-        if created:
-            dest.unlink(missing_ok=True)
+        for path in placed:
+            path.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise AddModelError(f"cannot write {manifest_path}: {exc.strerror or exc}") from exc
         raise
@@ -496,7 +522,9 @@ def _entry(
     }
 
 
-def _probe(session: Any, spec: ModelSpec, classes: int, path: Path) -> tuple[str, float]:
+def _probe(
+    session: Any, spec: ModelSpec, classes: int, path: Path, hooks: Any = None
+) -> tuple[str, float]:
     """Run the model once on a generated image through the hosts' own pipeline."""
     from edge_infer.pipeline import Pipeline
 
@@ -511,7 +539,7 @@ def _probe(session: Any, spec: ModelSpec, classes: int, path: Path) -> tuple[str
         return logits[-1]
 
     try:
-        result = Pipeline(spec, infer).classify(image, top_k=1)
+        result = Pipeline(spec, infer, hooks=hooks).classify(image, top_k=1)
     except Exception as exc:
         got = f" (output shape {list(logits[-1].shape)})" if logits else ""
         raise AddModelError(

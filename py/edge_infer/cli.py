@@ -89,9 +89,10 @@ output classes.
 
 The model must have one static float32 input, [1, C, H, W] (NCHW) or [1, H, W, C] (NHWC)
 with C = 3 (RGB or BGR) or 1 (grey), and one float32 output [1, classes]; H x W is the
-centre crop (or the stretched size). Python hooks (--python) are not supported yet. It is
-copied next to the manifest as ID.onnx, and the manifest is rewritten atomically; on any
-error nothing is written (exit status 2).
+centre crop (or the stretched size). It is copied next to the manifest as ID.onnx (a
+--python file as ID.hooks.py), and the manifest is rewritten atomically; on any error
+nothing is written (exit status 2). Python hooks run in CPython; the browser does not run
+them yet.
 Afterwards run `python3 tools/setup.py` (npm start does) so the page's offline cache serves
 the new manifest.
 """
@@ -173,6 +174,13 @@ def _add_model_parser(sub) -> None:
         metavar=("R", "G", "B"),
         help="colour transparent pixels are composited over (default white)",
     )
+    p.add_argument(
+        "--python",
+        type=Path,
+        metavar="HOOKS.py",
+        help="your own Python for this model: preprocess(pixels, model) and/or "
+        "postprocess(logits, model); copied next to the model, run by both hosts",
+    )
     out = p.add_argument_group("output")
     out.add_argument(
         "--output",
@@ -227,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _eval(args, manifest, models_dir: Path) -> int:
     from edge_infer import evaluate
+    from edge_infer.hooks import HookError
     from edge_infer.hosts.native import ModelIntegrityError, create_pipeline
 
     if args.threads < 1 or (args.limit is not None and args.limit < 1):
@@ -249,7 +258,7 @@ def _eval(args, manifest, models_dir: Path) -> int:
 
             bar = evaluate.progress_bar("browser", len(samples))
             runs.append(run_browser(samples, model.id, models_dir, 5, bar))
-    except (evaluate.EvalError, ManifestError, ModelIntegrityError) as exc:
+    except (evaluate.EvalError, ManifestError, ModelIntegrityError, HookError) as exc:
         print(f"edge_infer: eval: {exc}", file=sys.stderr)
         return 2
     report = evaluate.summarize(model, samples, bad, runs)
@@ -261,6 +270,7 @@ def _eval(args, manifest, models_dir: Path) -> int:
 
 def _classify(args, manifest, models_dir: Path) -> int:
     from edge_infer.decode import DecodeError, decode_file
+    from edge_infer.hooks import HookError
     from edge_infer.hosts.native import ModelIntegrityError, create_pipeline
 
     if args.top_k < 1 or args.threads < 1:
@@ -268,7 +278,7 @@ def _classify(args, manifest, models_dir: Path) -> int:
         return 2
     try:
         pipeline = create_pipeline(manifest, models_dir, args.model, args.threads)
-    except (ManifestError, ModelIntegrityError) as exc:
+    except (ManifestError, ModelIntegrityError, HookError) as exc:
         print(f"edge_infer: {exc}", file=sys.stderr)
         return 2
     try:
@@ -324,6 +334,7 @@ def image_paths(arguments: list[Path], files_from: Path | None) -> list[Path]:
 
 def _serve_json(args, manifest, models_dir: Path) -> int:
     """Answer classic JSON requests line by line; errors are answers too, never a crash."""
+    from edge_infer.hooks import HookError
     from edge_infer.hosts.native import ModelIntegrityError, create_pipeline
     from edge_infer.raw_rgb_request import RawRgbRequestError, parse_raw_rgb_request
 
@@ -351,6 +362,8 @@ def _serve_json(args, manifest, models_dir: Path) -> int:
                 answer = _error("E_MODEL_UNKNOWN", str(exc))
             except ModelIntegrityError as exc:
                 answer = _error("E_MODEL_INTEGRITY", str(exc))
+            except HookError as exc:
+                answer = _error(exc.code, str(exc))
         if "error" in answer:
             status = 1
         print(json.dumps(answer), flush=True)
@@ -397,6 +410,7 @@ def _add_model(args) -> int:
             version=args.model_version,
             license=args.license,
             preprocess=options,
+            hooks_path=args.python,
         )
     except AddModelError as exc:
         print(f"edge_infer: add-model: {exc}; {manifest_path} is unchanged", file=sys.stderr)

@@ -81,6 +81,14 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class HookFile:
+    """A model's Python hooks file (see :mod:`edge_infer.hooks`), next to the model file."""
+
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One runnable model file and everything needed to use it."""
 
@@ -97,6 +105,7 @@ class ModelSpec:
     preprocess: PreprocessSpec
     labels: tuple[str, ...]
     output: OutputSpec = OutputSpec()
+    hooks: HookFile | None = None
     family: str = ""
     precision: str = ""
     provenance: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -232,6 +241,7 @@ def _parse_model(m: _Obj, label_sets: dict[str, tuple[str, ...]]) -> ModelSpec:
         preprocess=pre,
         labels=labels,
         output=_parse_output(out),
+        hooks=_parse_hooks(m.obj("hooks")) if "hooks" in m.value else None,
         family=m.optional_str("family"),
         precision=m.optional_str("precision"),
         provenance=m.obj("provenance").value,
@@ -295,6 +305,15 @@ def _parse_preprocess(p: _Obj) -> PreprocessSpec:
         resize_mode=resize_mode,
         channel_order=channel_order,
     )
+
+
+def _parse_hooks(h: _Obj) -> HookFile:
+    file, sha = h.str("file"), h.str("sha256")
+    if "/" in file or "\\" in file or file.startswith(".") or not file.endswith(".py"):
+        raise ManifestError(f"{h.path}.file: {file!r} must be a plain .py file name in models/")
+    if not _SHA256.match(sha):
+        raise ManifestError(f"{h.path}.sha256: expected 64 lowercase hex digits")
+    return HookFile(file, sha)
 
 
 def _parse_output(out: _Obj) -> OutputSpec:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_infer.hooks import Hooks
 from edge_infer.manifest import ModelSpec
 from edge_infer.postprocess import ACTIVATIONS, present, top_k
 from edge_infer.preprocess import preprocess
@@ -34,6 +35,8 @@ class Pipeline:
         infer: maps the float32 input tensor to logits. ``None`` when the host runs inference
             itself between ``start`` and ``finish``.
         runtime: facts about the host, copied into every result's ``runtime`` field.
+        hooks: the model's own Python hooks (see :mod:`edge_infer.hooks`), which replace the
+            built-in preprocessing and/or output activation.
 
     Attributes:
         input: the float32 input tensor every :meth:`start` fills (one array per pipeline).
@@ -41,10 +44,15 @@ class Pipeline:
     """
 
     def __init__(
-        self, model: ModelSpec, infer: InferFn | None = None, runtime: dict[str, Any] | None = None
+        self,
+        model: ModelSpec,
+        infer: InferFn | None = None,
+        runtime: dict[str, Any] | None = None,
+        hooks: Hooks | None = None,
     ):
         self.model = model
         self.infer = infer
+        self.hooks = hooks
         self.runtime = dict(runtime or {})
         # Reused across calls; the Pyodide host's worker keeps a view of it for the engine.
         self.input = np.empty(model.input_shape, dtype=np.float32)
@@ -76,7 +84,10 @@ class Pipeline:
         t0 = time.perf_counter()
         if source_size is None:
             source_size = (int(pixels.shape[1]), int(pixels.shape[0]))
-        x = preprocess(pixels, self.model.preprocess, out=self.input, mode=mode)
+        if self.hooks is not None and self.hooks.preprocess is not None:
+            x = self.hooks.run_preprocess(pixels, self.model, self.input)
+        else:
+            x = preprocess(pixels, self.model.preprocess, out=self.input, mode=mode)
         return Pending(self, x, top_k, decode_ms, mode, source_size, t0, time.perf_counter())
 
     def classify(self, pixels: np.ndarray, *, top_k: int = 5, decode_ms: float = 0.0) -> dict:
@@ -138,7 +149,11 @@ class Pending:
         """
         t2 = time.perf_counter()
         model = self.pipeline.model
-        probabilities = ACTIVATIONS[model.output.activation](logits)
+        hooks = self.pipeline.hooks
+        if hooks is not None and hooks.postprocess is not None:
+            probabilities = hooks.run_postprocess(logits, model)
+        else:
+            probabilities = ACTIVATIONS[model.output.activation](logits)
         ranked = top_k(probabilities, model.labels, self._top_k)
         if model.output.activation == "sigmoid":
             found = present(probabilities, model.labels, model.output.threshold)

@@ -82,4 +82,14 @@ def create_pipeline(
         inputs[model.input_name] = x
         return session.run(outputs, inputs)[0]
 
-    return Pipeline(model, infer, runtime_facts(threads))
+    hooks = None
+    if model.hooks is not None:
+        from edge_infer.hooks import load_hooks
+
+        path = Path(models_dir) / model.hooks.file
+        try:
+            source = path.read_bytes()
+        except OSError as exc:
+            raise ModelIntegrityError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        hooks = load_hooks(source, model.hooks.file, model.hooks.sha256)
+    return Pipeline(model, infer, runtime_facts(threads), hooks)
