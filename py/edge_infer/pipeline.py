@@ -73,7 +73,8 @@ class Pipeline:
             top_k: how many classes to return.
             decode_ms: time the host spent decoding the image, reported in ``timings_ms``.
             mode: ``"exact"`` (numpy resizes) or ``"fast"`` (the host already resized the
-                shorter side; see :func:`edge_infer.preprocess.preprocess`).
+                shorter side; see :func:`edge_infer.preprocess.preprocess`). A model's
+                preprocess hook ignores it, and results then say ``"hook"``.
             source_size: ``(width, height)`` of the image before any resizing by the host;
                 the pixels' own size by default.
 
@@ -86,6 +87,7 @@ class Pipeline:
             source_size = (int(pixels.shape[1]), int(pixels.shape[0]))
         if self.hooks is not None and self.hooks.preprocess is not None:
             x = self.hooks.run_preprocess(pixels, self.model, self.input)
+            mode = "hook"
         else:
             x = preprocess(pixels, self.model.preprocess, out=self.input, mode=mode)
         return Pending(self, x, top_k, decode_ms, mode, source_size, t0, time.perf_counter())

@@ -1,6 +1,8 @@
 """A user's own models, added with ``add-model``, in the browser: channels-last BGR input with
-a multi-label (sigmoid) output, and a grey input stretched to size. The browser's answers
-equal the CPython host's on the same pixels, in both preprocessing modes.
+a multi-label (sigmoid) output, a grey input stretched to size, and a model whose
+preprocessing and output are the user's own Python (hooks). The browser's answers equal the
+CPython host's on the same pixels, in both preprocessing modes; a hook that raises fails
+that image with the file and line, and the next image works.
 
 The models are small real ONNX files (tests/onnx_models.py) added to a copy of the manifest,
 which the dev server serves in place of ``models/`` (``serve.py --mount models=DIR``).
@@ -19,7 +21,15 @@ from edge_infer.add_model import PreprocessOptions, add_model
 from edge_infer.hosts.native import create_pipeline
 from edge_infer.manifest import load_manifest
 from helpers import MANIFEST, MODELS, photo
+from hook_examples import HOOKS
 from onnx_models import colour_model, nhwc_colour_model
+
+# The hooks, failing on purpose for images 77 pixels wide (line 6 of the file).
+FAILING_HOOKS = HOOKS.replace(
+    "    rgb = pixels[..., :3]",
+    "    if pixels.shape[1] == 77:\n        raise ValueError('77 pixels wide')\n"
+    "    rgb = pixels[..., :3]",
+)
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +44,8 @@ CLASSIFY_JS = """async ({ b64, model, mode }) => {
     const result = await window.classifier.classify(file, { model, preprocess: mode });
     const manifest = await (await fetch('/models/manifest.json')).json();
     const spec = manifest.models.find((m) => m.id === model);
-    const resize = mode === 'fast' ? fastResize(spec.preprocess) : undefined;
+    // As the product decodes: full pixels for a model with hooks.
+    const resize = mode === 'fast' && !spec.hooks ? fastResize(spec.preprocess) : undefined;
     const pixels = await decodeToRGBA(file, 'photo.png', { resize });
     let bin = '';
     for (let i = 0; i < pixels.rgba.length; i += 0x8000) {
@@ -73,6 +84,10 @@ def user_models(tmp_path_factory):
         folder / "manifest.json",
         preprocess=PreprocessOptions(scale=1 / 255, offset=-0.5, resize="stretch"),
     )
+    (src / "hooked.onnx").write_bytes(colour_model(np.eye(3) * 4.0))
+    (src / "hooks.py").write_text(FAILING_HOOKS)
+    manifest = folder / "manifest.json"
+    add_model(src / "hooked.onnx", src / "rgb.txt", manifest, hooks_path=src / "hooks.py")
     return folder
 
 
@@ -88,15 +103,16 @@ def test_added_models_answer_in_the_browser_as_in_cpython(page, user_site, user_
     page.goto(user_site + "models/manifest.json")  # same origin, boots nothing itself
     manifest = load_manifest(user_models / "manifest.json")
     b64 = base64.b64encode(photo("coffee.png").read_bytes()).decode()
-    for model_id, mode in itertools.product(("tags", "grey"), ("exact", "fast")):
+    for model_id, mode in itertools.product(("tags", "grey", "hooked"), ("exact", "fast")):
         out = page.evaluate(CLASSIFY_JS, {"b64": b64, "model": model_id, "mode": mode})
         browser = out["result"]
         rgba = np.frombuffer(base64.b64decode(out["rgba"]), dtype=np.uint8)
         pixels = rgba.reshape(out["height"], out["width"], 4)
         native = create_pipeline(manifest, user_models, threads=1, model_id=model_id)
-        pending = native.start(pixels, top_k=3, mode=mode)
+        pending = native.start(pixels, top_k=3, mode="exact" if model_id == "hooked" else mode)
         expected = pending.finish(native.infer(pending.input))
-        assert browser["model"]["id"] == model_id and browser["preprocess_mode"] == mode
+        assert browser["model"]["id"] == model_id
+        assert browser["preprocess_mode"] == ("hook" if model_id == "hooked" else mode)
         assert [r["index"] for r in browser["top_k"]] == [r["index"] for r in expected["top_k"]]
         np.testing.assert_allclose(
             [r["probability"] for r in browser["top_k"]],
@@ -110,3 +126,29 @@ def test_added_models_answer_in_the_browser_as_in_cpython(page, user_site, user_
             assert present == [c["label"] for c in expected["multi_label"]["present"]]
         else:
             assert "multi_label" not in browser
+
+
+HOOK_FAILURE_JS = """async () => {
+    const canvas = new OffscreenCanvas(77, 40);
+    canvas.getContext('2d').fillRect(0, 0, 77, 40);
+    const wide = await canvas.convertToBlob({ type: 'image/png' });
+    canvas.width = 60;
+    canvas.getContext('2d').fillRect(0, 0, 60, 40);
+    const fine = await canvas.convertToBlob({ type: 'image/png' });
+    const failed = await window.classifier.classify(wide, { model: 'hooked' }).then(
+        () => null, (err) => ({ code: err.code, message: err.message }));
+    const next = await window.classifier.classify(fine, { model: 'hooked' });
+    return { failed, next: next.label };
+}"""
+
+
+def test_a_failing_hook_names_its_file_and_line_and_the_next_image_works(page, user_site):
+    page.goto(user_site + "models/manifest.json")
+    page.evaluate("async () => { const m = await import('/edge-infer.js'); "
+                  "window.classifier = m.createClassifier(); }")  # fmt: skip
+    out = page.evaluate(HOOK_FAILURE_JS)
+    assert out["failed"]["code"] == "E_HOOK", out
+    assert out["failed"]["message"] == (
+        "hooked.hooks.py, line 6, in preprocess: ValueError: 77 pixels wide"
+    )
+    assert out["next"] in ("red", "green", "blue")

@@ -25,6 +25,8 @@ export const ErrorCode = Object.freeze({
   RUNTIME_LOAD: 'E_RUNTIME_LOAD',
   /** onnxruntime-web failed while running the model. */
   INFERENCE: 'E_INFERENCE',
+  /** The model's own Python hook raised or returned the wrong thing (the message names the file and line). */
+  HOOK: 'E_HOOK',
   /** The call was cancelled through its AbortSignal. */
   ABORTED: 'E_ABORTED',
   /** The classifier was disposed. */

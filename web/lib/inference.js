@@ -6,7 +6,7 @@
 import { LIMITS, checkPreprocess } from './config.js';
 import { decodeToRGBA, fastResize } from './decode.js';
 import { EdgeInferError, ErrorCode } from './errors.js';
-import { fetchVerifiedModel, findModel } from './models.js';
+import { fetchVerifiedHooks, fetchVerifiedModel, findModel } from './models.js';
 import { SessionCache } from './session-cache.js';
 
 /** Everything the inference worker holds once booted; its handlers call into it. */
@@ -54,9 +54,10 @@ export class InferenceRuntime {
   async ensureModel(modelId, onBytes) {
     const model = findModel(this.manifest, modelId);
     const { cached } = await this.cache.acquire(model, async () => {
+      const hooks = model.hooks ? await fetchVerifiedHooks(this.modelsUrl, model) : null;
       const bytes = await fetchVerifiedModel(this.modelsUrl, model, onBytes);
       const session = await this.backend.createSession(bytes, model);
-      this.#register(model, session);
+      this.#register(model, session, hooks);
       return session;
     });
     return { model, cached };
@@ -91,7 +92,8 @@ export class InferenceRuntime {
     const spec = findModel(this.manifest, modelId);
     const decoded = this.decodes.run(async () => {
       throwIfAborted(signal);
-      const resize = preprocess === 'fast' ? fastResize(spec.preprocess) : undefined;
+      // A model with Python hooks gets the full pixels: its own code may do the resizing.
+      const resize = preprocess === 'fast' && !spec.hooks ? fastResize(spec.preprocess) : undefined;
       const t0 = performance.now();
       const pixels = await decodeToRGBA(image, name, { resize });
       return { pixels, ms: performance.now() - t0 };
@@ -104,7 +106,7 @@ export class InferenceRuntime {
       const session = this.sessions.get(model.id);
       const started = performance.now();
       const totalDecodeMs = decodeMs + ms;
-      const facts = { mode: preprocess, topK, decodeMs: totalDecodeMs, queueWaitMs: Math.max(0, started - received - totalDecodeMs), started };
+      const facts = { mode: spec.hooks ? 'exact' : preprocess, topK, decodeMs: totalDecodeMs, queueWaitMs: Math.max(0, started - received - totalDecodeMs), started };
       return this.python.classify(model.id, pixels, facts, (input) => session.run(input));
     });
   }
@@ -126,8 +128,8 @@ export class InferenceRuntime {
     return result;
   }
 
-  #register(model, session) {
-    this.python.addModel(model.id);
+  #register(model, session, hooks) {
+    this.python.addModel(model.id, hooks);
     this.sessions.set(model.id, session);
   }
 

@@ -81,6 +81,28 @@ export async function fetchVerifiedModel(modelsUrl, model, onBytes = () => {}) {
   return bytes;
 }
 
+/**
+ * Download a model's Python hooks file (manifest `hooks`) and check its sha256.
+ * @param {URL} modelsUrl folder of the manifest and its files
+ * @param {{id: string, hooks: {file: string, sha256: string}}} model manifest entry
+ * @returns {Promise<string>} the file's text
+ * @throws {EdgeInferError} E_MODEL_FETCH if it cannot be fetched, E_MODEL_INTEGRITY if it is not the manifest's
+ */
+export async function fetchVerifiedHooks(modelsUrl, model) {
+  const url = new URL(model.hooks.file, modelsUrl).href;
+  let bytes;
+  try {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (err) {
+    throw new EdgeInferError(ErrorCode.MODEL_FETCH, `cannot fetch the hooks of model ${model.id} (${url}): ${err.message}`, { file: url });
+  }
+  const digest = await sha256Hex(bytes);
+  if (digest !== model.hooks.sha256) throw integrityError(model, url, `has sha256 ${digest}, the manifest says ${model.hooks.sha256}`);
+  return new TextDecoder().decode(bytes);
+}
+
 function integrityError(model, url, what) {
   return new EdgeInferError(ErrorCode.MODEL_INTEGRITY, `model ${model.id} refused: ${url} ${what}`, { file: url });
 }

@@ -32,9 +32,13 @@ export class PythonHost {
     return JSON.parse(this.host.runtime_json());
   }
 
-  /** Make `modelId` classifiable (Python validated the manifest entry). */
-  addModel(modelId) {
-    this.host.add_model(modelId);
+  /**
+   * Make `modelId` classifiable (Python validated the manifest entry).
+   * @param {string} modelId
+   * @param {string | null} [hooks] the model's verified Python hooks file, if it has one
+   */
+  addModel(modelId, hooks = null) {
+    call(() => this.host.add_model(modelId, hooks));
     this.arrays.set(modelId, {
       input: new PyArrayView(this.host.input_tensor(modelId)),
       logits: new PyArrayView(this.host.logits_buffer(modelId)),
@@ -94,6 +98,7 @@ function toCoded(err) {
   const text = String(err?.message ?? err);
   const last = text.trim().split('\n').pop();
   if (/PreprocessError|PostprocessError/.test(last)) return new EdgeInferError(ErrorCode.INPUT, last);
+  if (/HookError/.test(last)) return new EdgeInferError(ErrorCode.HOOK, last.replace(/^[\w.]*HookError: /, ''));
   if (/EdgeInferError/.test(text)) return new EdgeInferError(ErrorCode.INFERENCE, last);
   return new EdgeInferError(ErrorCode.INTERNAL, last);
 }

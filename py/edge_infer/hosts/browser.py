@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_infer.hooks import HookError, load_hooks
 from edge_infer.manifest import parse_manifest_json
 from edge_infer.pipeline import Pending, Pipeline
 
@@ -60,10 +61,25 @@ class BrowserHost:
         """The runtime facts every result carries, as JSON text."""
         return json.dumps(self.runtime)
 
-    def add_model(self, model_id: str) -> None:
-        """Make ``model_id`` classifiable (its onnxruntime-web session lives in the worker)."""
+    def add_model(self, model_id: str, hooks_source: str | None = None) -> None:
+        """Make ``model_id`` classifiable (its onnxruntime-web session lives in the worker).
+
+        Args:
+            model_id: a manifest id.
+            hooks_source: the text of the model's hooks file, when its entry names one
+                (checked against the entry's sha256 here too).
+
+        Raises:
+            HookError: the entry names a hooks file and none came, or it does not load.
+
+        """
         model = self.manifest.get(model_id)
-        self.pipelines[model_id] = Pipeline(model, None, self.runtime)
+        hooks = None
+        if model.hooks is not None:
+            if hooks_source is None:
+                raise HookError(f"{model.hooks.file}: model {model_id} needs its hooks file")
+            hooks = load_hooks(hooks_source, model.hooks.file, model.hooks.sha256)
+        self.pipelines[model_id] = Pipeline(model, None, self.runtime, hooks)
         self._logits[model_id] = np.zeros(len(model.labels), dtype=np.float32)
         self._pending.pop(model_id, None)
 
