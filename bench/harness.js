@@ -11,6 +11,11 @@
  * `&sw=1` registers the app's service worker after ready, as the app page does, so that a
  * revisit is served from its cache (the "service worker" startup alternative).
  *
+ * `&first=URL` (the peer section, bench/benchlib/peer.py): an image "dropped" at navigation
+ * start. It is fetched at once and classified as soon as the pipeline takes it (`classify`
+ * waits for ready); `window.bench.firstResult` resolves with that result and
+ * `first_result_ms`, navigation start to the result.
+ *
  * The models section (bench/benchlib/models.py) adds `&model=ID&max_models=N` (product only):
  * boot with model ID and keep at most N sessions in the worker's cache, so that `loadModel`
  * of another model really fetches and creates its session.
@@ -28,6 +33,8 @@ const FACTORIES = {
   'ort-in-worker': bootOnly('./alternatives/ort-in-worker.js', 'ort-in-worker'),
   'ort-in-worker-parallel': bootOnly('./alternatives/ort-in-worker.js?parallel=1', 'ort-in-worker-parallel'),
   snapshot: bootOnly('./alternatives/snapshot.js', 'snapshot'),
+  // The peer library (Transformers.js) in its own worker, speaking plain-js's messages.
+  'transformers-js': (options) => new PlainClassifier({ ...options, workerUrl: new URL('./transformers-js/worker.js', import.meta.url), name: 'transformers-js' }),
 };
 
 const params = new URLSearchParams(location.search);
@@ -42,6 +49,25 @@ const classifier = FACTORIES[pipeline](options);
 const ready = classifier.ready.then((info) => ({ ...info, page_ready_ms: performance.now() }));
 ready.catch(() => {}); // reported when bench/run.py awaits it
 if (params.get('sw') === '1') registerOffline({ after: classifier.ready });
+const firstResult = params.has('first') ? classifyAtStart(params.get('first')) : null;
+firstResult?.catch(() => {}); // reported when bench/run.py awaits it
+
+/**
+ * The image dropped at navigation start: fetch it, then classify it at once.
+ * @param {string} url a same-origin image
+ * @returns {Promise<object>} the result's summary, plus `first_result_ms` (navigation start
+ *   to the result) and `image_fetched_ms` (navigation start to the File being ready)
+ */
+async function classifyAtStart(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`cannot fetch ${url}: HTTP ${response.status}`);
+  const blob = await response.blob();
+  const file = new File([blob], url.split('/').pop(), { type: blob.type || 'image/jpeg' });
+  const fetched = performance.now();
+  const result = await classifier.classify(file);
+  const done = performance.now();
+  return { ...summarize(result, done - fetched), first_result_ms: done, image_fetched_ms: fetched };
+}
 
 /** @type {Map<string, File>} benchmark images by name, fetched once before timing */
 const inputs = new Map();
@@ -73,6 +99,7 @@ function summarize(result, wallMs) {
     preprocess_mode: result.preprocess_mode ?? null,
     model: result.model?.id ?? null,
     top_k: result.top_k ? result.top_k.map((t) => t.index) : null, // class indices, best first
+    top_labels: result.top_k ? result.top_k.map((t) => t.label) : null, // the peer compares labels
     wall_ms: wallMs,
   };
 }
@@ -152,6 +179,7 @@ window.bench = {
   pipeline,
   threads,
   ready,
+  firstResult,
   loadInputs,
   run,
   drop,

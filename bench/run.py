@@ -10,14 +10,17 @@ Markdown and the targets. A run that is not ``--quick`` also inserts its dated e
 ``run-<date>-<commit>.json`` next to ``latest.json``. The models section measures every
 manifest model (size, load, steady inference at 1 and 2 threads, agreement with its family's
 fp32) in both hosts. The memory section classifies ``--memory-runs`` times in one page and
-judges heap growth. The product's pages also time ``--exact-runs`` classifications in exact
+judges heap growth. The peer section measures Transformers.js on our model beside edge-infer
+and plain JS (first result of an image dropped at navigation start, steady per image,
+agreement). The product's pages also time ``--exact-runs`` classifications in exact
 preprocessing mode.
 
     .venv/bin/python bench/run.py [--quick | --smoke] [--runs N] [--exact-runs N] [--loads N]
                                   [--ready-runs N] [--out DIR] [--images NAME ...]
                                   [--threads N ...] [--no-results-log]
                                   [--no-models] [--model-runs N] [--no-memory] [--memory-runs N]
-                                  [--only {models,memory,alternatives}]
+                                  [--no-peer] [--peer-loads N] [--peer-runs N]
+                                  [--only {models,memory,alternatives,peer}]
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from benchlib.facts import loadavg, machine_facts
 from benchlib.inputs import SIZES, BenchImage, make_inputs
 from benchlib.loads import cold_start_section, time_to_ready_section, visit_pairs
 from benchlib.memory import MemoryPlan, memory_plan, memory_section, memory_targets
+from benchlib.models import PHOTOS as MODEL_PHOTOS
 from benchlib.models import (
     ModelPlan,
     boot_model_for,
@@ -56,11 +60,14 @@ from benchlib.models import (
 )
 from benchlib.models_report import models_md, models_section
 from benchlib.native import native_config, native_versions
+from benchlib.peer import PeerPlan, measure_peer, peer_mounts, peer_plan, peer_targets
+from benchlib.peer_model import write_model_folder
 from benchlib.report import (
     machine_md,
     markdown,
     memory_md,
     noise_md,
+    peer_md,
     plot,
     targets_md,
     targets_text,
@@ -101,7 +108,7 @@ SMOKE = {
 THREADS = (1, 2)
 BROWSER_PIPELINES = ("product", "plain-js")
 # The sections --only can pick, each with a --no-<name>.
-SECTIONS = ("models", "memory", "alternatives")
+SECTIONS = ("models", "memory", "alternatives", "peer")
 
 
 def log(message: str) -> None:
@@ -174,6 +181,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="time to ready of each startup alternative, interleaved (on by default)",
     )
     ap.add_argument(
+        "--peer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Transformers.js beside edge-infer and plain JS: first result, steady, agreement "
+        "(on by default)",
+    )
+    ap.add_argument(
         "--only", choices=SECTIONS, help="run only this section (writes only its report)"
     )
     ap.add_argument("--model-runs", type=int, help="steady runs per model and thread count (30)")
@@ -183,17 +197,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help="first visits (each with a revisit) per startup alternative (5; quick: 1)",
     )
+    ap.add_argument(
+        "--peer-loads", type=int, help="first visits (each with a revisit) per peer pipeline (5)"
+    )
+    ap.add_argument("--peer-runs", type=int, help="steady runs per peer pipeline and image (30)")
     args = ap.parse_args(argv)
     if args.smoke:
         args.quick = True
-        args.models = args.memory = args.alternatives = False
+        args.models = args.memory = args.alternatives = args.peer = False
         args.images = args.images or ["1024x768"]
         args.threads = args.threads or [2]
     args.images = args.images or list(SIZES)
     args.threads = sorted(set(args.threads or THREADS))
     if args.only and not getattr(args, args.only):
         ap.error(f"--only {args.only} contradicts --no-{args.only}")
-    for key in ("model_runs", "memory_runs", "alt_loads"):
+    for key in ("model_runs", "memory_runs", "alt_loads", "peer_loads", "peer_runs"):
         if getattr(args, key) is not None and getattr(args, key) < 1:
             ap.error(f"--{key.replace('_', '-')} is too small: {getattr(args, key)}")
     preset = SMOKE if args.smoke else QUICK if args.quick else FULL
@@ -216,21 +234,25 @@ def run_browser(
     plan: Plan,
     mplan: ModelPlan | None,
     memplan: MemoryPlan | None,
+    pplan: PeerPlan | None = None,
 ) -> dict:
     """Every browser measurement, with one server and one Chromium (the memory section: its own).
 
     Without ``images`` the cold-start, steady and throughput pages are skipped; without
-    ``mplan`` the models section, without ``memplan`` the memory section.
+    ``mplan`` the models section, without ``memplan`` the memory section, without ``pplan``
+    the peer section.
     """
     from playwright.sync_api import sync_playwright
 
     mounts = {"bench": BENCH, "bench-inputs": args.out / "inputs"}
     mounts["bench-inputs"].mkdir(parents=True, exist_ok=True)  # empty with --only memory
+    if pplan:
+        mounts.update(peer_mounts(write_model_folder(args.out / "peer-models").parent))
     with serve(mounts) as base_url, sync_playwright() as playwright:
         browser = launch(playwright)
         try:
             out: dict = {"chromium": browser.version}
-            if images:
+            if images and not args.only:
                 pairs_n = max(args.loads, args.ready_runs)
                 log(f"cold start: {pairs_n} first visits + {pairs_n} revisits")
                 out["pairs"] = visit_pairs(browser, base_url, pairs_n, log=log)
@@ -250,11 +272,28 @@ def run_browser(
                 loads = args.alt_loads or (1 if args.quick else 5)
                 log(f"startup alternatives: {loads} first visits and revisits each")
                 out["alternatives"] = measure_alternatives(browser, base_url, loads, log)
+            if pplan:
+                out["peer"] = run_peer(browser, base_url, pplan, args.out / "inputs", images)
             if memplan:
                 out["memory"] = memory_section(playwright, base_url, memplan, log)
             return out
         finally:
             browser.close()
+
+
+def run_peer(browser, base_url: str, pplan: PeerPlan, inputs: Path, images: dict) -> dict:
+    """The peer section: the steady images (the first is also dropped) and the model photos."""
+    log(f"peer: Transformers.js, edge-infer, plain JS: {pplan.loads} loads each, {pplan.runs} runs")
+    photos = copy_photos(inputs, MODEL_PHOTOS)
+    url = f"{base_url}bench-inputs/"
+    return measure_peer(
+        browser,
+        base_url,
+        pplan,
+        {name: url + image.path.name for name, image in images.items()},
+        {name: url + path.name for name, path in photos.items()},
+        log,
+    )
 
 
 def run_models_browser(browser, base_url: str, mplan: ModelPlan) -> list[dict]:
@@ -378,6 +417,8 @@ def report_markdown(report: dict) -> str:
         parts = [f"# edge-infer benchmark ({only} only)", machine_md(report), noise]
         if "memory" in report:
             parts += [memory_md(report["memory"]), "## Targets", targets_md(report["targets"])]
+        if "peer" in report:
+            parts += [peer_md(report["peer"]), "## Targets", targets_md(report["targets"])]
         text = "\n\n".join(filter(None, parts)) + "\n"
     if "alternatives" in report:
         text += "\n" + "\n".join(alternatives_markdown(report["alternatives"]))
@@ -423,6 +464,8 @@ def section_only_report(args, machine: dict, browser: dict, section: dict) -> di
     }
     if args.only == "memory":
         report["targets"] = memory_targets(section)
+    if args.only == "peer":
+        report["targets"] = peer_targets(section)
     return report
 
 
@@ -434,10 +477,11 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_facts()
     if machine["other_chromium_processes"]:
         log(f"note: {machine['other_chromium_processes']} Chromium processes already running")
-    images = {} if args.only else make_inputs(args.out / "inputs")
+    images = {} if args.only not in (None, "peer") else make_inputs(args.out / "inputs")
     images = {name: image for name, image in images.items() if name in args.images}
     mplan = model_plan(args.quick, args.model_runs) if wants(args, "models") else None
     memplan = memory_plan(args.quick, args.memory_runs) if wants(args, "memory") else None
+    pplan = peer_plan(args.quick, args.peer_loads, args.peer_runs) if wants(args, "peer") else None
     photos = copy_photos(args.out / "inputs", mplan.photos) if mplan else {}
     plan = Plan(
         runs=args.runs,
@@ -446,10 +490,11 @@ def main(argv: list[str] | None = None) -> int:
         pages=args.pages,
         exact=args.exact_runs,
     )
-    browser = run_browser(args, images, plan, mplan, memplan)
+    browser = run_browser(args, images, plan, mplan, memplan, pplan)
     sections = {"models": run_models(browser, mplan, photos) if mplan else None}
     sections["memory"] = browser.get("memory")
     sections["alternatives"] = browser.get("alternatives")
+    sections["peer"] = browser.get("peer")
     if args.only:
         report = section_only_report(args, machine, browser, sections[args.only])
     else:
@@ -458,12 +503,15 @@ def main(argv: list[str] | None = None) -> int:
         report.update({name: section for name, section in sections.items() if section})
         if sections["memory"]:
             report["targets"] += memory_targets(sections["memory"])
+        if sections["peer"]:
+            report["targets"] += peer_targets(sections["peer"])
     report["options"].update(
         models=args.models,
         model_runs=mplan.runs if mplan else None,
         memory=args.memory,
         memory_runs=memplan.runs if memplan else None,
         alternatives=args.alternatives,
+        peer=args.peer,
     )
     report["machine"]["duration_s"] = round(time.monotonic() - started, 1)
     text = write_outputs(report, args.out)

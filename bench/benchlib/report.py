@@ -255,6 +255,75 @@ def memory_md(section: dict) -> str:
     )
 
 
+def peer_md(section: dict) -> str:
+    """The peer section (benchlib/peer.py): first result, ready, steady and agreement tables."""
+    o, rows = section["options"], section["pipelines"]
+    ours = rows["product"]["revisit"]["first_result_ms"]["median"]
+    first = []
+    for row in rows.values():
+        visits = [row[v]["first_result_ms"] for v in ("first_visit", "revisit")]
+        revisit = row["revisit"]["first_result_ms"]["median"] if row["offline"] else None
+        first.append(
+            [
+                row["label"],
+                *[f"{fmt(v['median'])} / {fmt(v['p95'])}" for v in visits],
+                *[fmt(row[v]["ready_ms"]["median"]) for v in ("first_visit", "revisit")],
+                fmt(ours / revisit if ours and revisit else None),
+                "yes" if row["offline"] else f"**FAILED**: {len(row['offsite_requests'])} offsite",
+            ]
+        )
+    header = [
+        "pipeline",
+        "first result, first visit (ms, p50 / p95)",
+        "first result, revisit",
+        "ready, first visit (p50)",
+        "ready, revisit (p50)",
+        "ours / this, revisit",
+        "all requests on this origin",
+    ]
+    steady = []
+    for image in o["images"]:
+        for row in rows.values():
+            s = row["steady"].get(image)
+            if s:
+                stages = [f"{fmt(s['stages_ms'][k]['median'])}" for k in STAGES[:-1]]
+                total = s["stages_ms"]["total"]
+                steady.append(
+                    [
+                        row["label"],
+                        image,
+                        *stages,
+                        f"{fmt(total['median'])} / {fmt(total['p95'])}",
+                        fmt(s["first_total_ms"]),
+                        ", ".join(s["labels"]),
+                    ]
+                )
+    agree = [
+        [
+            rows[name]["label"],
+            f"{a['top1_same']} / {a['inputs']}",
+            fmt(a["top5_overlap"]),
+            "; ".join(f"{k}: {ours_} vs {theirs}" for k, (ours_, theirs) in a["differs"].items())
+            or "–",
+        ]
+        for name, a in section["agreement"].items()
+    ]
+    n = rows["product"]["steady"].get(o["images"][0], {}).get("n", 0)
+    return "\n\n".join(
+        [
+            f"## Peer library: Transformers.js ({o['threads']} threads, {o['loads']} loads each)",
+            f"An image ({o['drop_image']} JPEG) dropped at navigation start: navigation start → "
+            "its result. Ready means different things: edge-infer and plain JS warm up with one "
+            "inference before ready, Transformers.js's `pipeline()` resolves before any.",
+            table(header, first),
+            f"### Steady state per image (ms, p50; total p50 / p95; {n} runs, one page each)",
+            table(["pipeline", "image", *STAGES[:-1], "total", "first run", "top-1"], steady),
+            "### Agreement with edge-infer (top-5 labels, steady images and photos)",
+            table(["pipeline", "top-1 same", "top-5 overlap", "top-1 differs"], agree),
+        ]
+    )
+
+
 def targets_md(targets: list[dict]) -> str:
     """The targets table."""
     rows = [
@@ -308,6 +377,7 @@ def markdown(report: dict) -> str:
         f"One drop per page; wall time of the median of the {pages} pages.",
         throughput_md(report["throughput"]),
         *([memory_md(report["memory"])] if "memory" in report else []),
+        *([peer_md(report["peer"])] if "peer" in report else []),
         "## Targets",
         targets_md(report["targets"]),
     ]

@@ -32,7 +32,7 @@ from benchlib.report import noise_md
 RESULTS = BENCH / "RESULTS.md"
 MARKER = "<!-- results-log: bench/run.py inserts new entries below this line, newest first -->"
 # The sections a run can switch off (``--no-<name>``), as the report's options record them.
-SWITCHES = ("models", "memory", "alternatives")
+SWITCHES = ("models", "memory", "alternatives", "peer")
 
 
 def should_record(options: dict) -> bool:

@@ -31,6 +31,8 @@ def load_run():
 run = load_run()
 from benchlib import results_log  # noqa: E402 (importable once run.py has set sys.path)
 from benchlib.alternatives import ALTERNATIVES  # noqa: E402
+from benchlib.models import PHOTOS  # noqa: E402
+from benchlib.peer import PIPELINES, agreement_with, peer_targets  # noqa: E402
 
 STAGES = ("decode", "preprocess", "inference", "postprocess", "total")
 IMAGES = {"1024x768", "4000x3000"}
@@ -50,6 +52,7 @@ SECTIONS = {
     "models",
     "memory",
     "alternatives",
+    "peer",
 }
 MODEL_LOAD_STATS = ("cold_ms", "cold_wall_ms", "warm_ms", "first_total_ms", "first_ort_run_ms")
 AGREEMENT = ("top1", "top5_ordered", "top5_overlap")
@@ -181,7 +184,7 @@ def test_raw_samples_are_kept(bench):
 
 def test_targets_have_name_value_limit_met(bench):
     targets = bench["report"]["targets"]
-    assert len(targets) == 9 + 7  # the memory section adds seven
+    assert len(targets) == 9 + 7 + 2  # the memory section adds seven, the peer section two
     for target in targets:
         assert isinstance(target["name"], str) and target["name"]
         assert is_number(target["value"]), target
@@ -307,7 +310,7 @@ def test_memory_section(bench):
             for prefix in ("worker", "ort_worker"):
                 assert 0 < s[f"{prefix}_js_code_bytes"] < s[f"{prefix}_js_heap_bytes"], s
     assert is_number(summary["pyproxies"]["leaked_per_run"])
-    names = [t["name"] for t in report["targets"][-7:]]
+    names = [t["name"] for t in report["targets"][9:16]]
     assert [n.split(" growth")[0] for n in names[:6]] == [
         "Pyodide WASM heap",
         "ORT WASM heap",
@@ -355,7 +358,7 @@ def test_only_runs_that_are_not_quick_go_into_the_log():
     smoke = run.parse_args(["--smoke"])
     assert smoke.quick is True, "the smoke test must never write bench/RESULTS.md"
     assert (smoke.images, smoke.threads, smoke.runs, smoke.loads) == (["1024x768"], [2], 1, 1)
-    assert not (smoke.models or smoke.memory or smoke.alternatives)
+    assert not (smoke.models or smoke.memory or smoke.alternatives or smoke.peer)
 
 
 def log_sample(bench, tmp_path, date: str | None = None) -> dict:
@@ -469,7 +472,7 @@ def test_an_only_memory_run_logs_its_section_and_targets(bench, tmp_path):
         "options": {**sample["options"], "quick": False, "only": "memory"},
         "machine": sample["machine"],
         "memory": sample["memory"],
-        "targets": sample["targets"][-7:],  # the memory section's own
+        "targets": sample["targets"][9:16],  # the memory section's own, after the main nine
     }
     text = run.report_markdown(report)
     entry = results_log.entry(report, text, tmp_path / "run.json")
@@ -480,5 +483,105 @@ def test_an_only_memory_run_logs_its_section_and_targets(bench, tmp_path):
     assert "--only memory" in entry
     headings = [line for line in entry.splitlines() if line.startswith("### ")]
     assert headings == ["### Targets", "### Memory (30 classifications)"]
+    for target in report["targets"]:
+        assert f"| {target['name']} |" in entry
+
+
+# The peer section (benchlib/peer.py): Transformers.js beside edge-infer and plain JS.
+
+
+def test_peer_section_has_every_pipeline_offline(bench):
+    section = bench["report"]["peer"]
+    options = section["options"]
+    assert (options["loads"], options["runs"], options["threads"]) == (2, 5, 2)  # quick
+    assert options["drop_image"] == "1024x768" and set(options["images"]) == IMAGES
+    assert options["photos"] == list(PHOTOS)
+    assert set(section["pipelines"]) == set(PIPELINES)
+    for name, row in section["pipelines"].items():
+        assert row["offline"] is True and row["offsite_requests"] == [], name
+        assert row["requests"] > 10, name
+        for visit in ("first_visit", "revisit"):
+            for key in ("first_result_ms", "ready_ms"):
+                assert row[visit][key]["n"] == options["loads"], (name, visit, key)
+                check_stats(row[visit][key])
+            # classify waits for ready, whatever ready means in that library.
+            for pair in section["raw"]["pairs"][name]:
+                assert pair[visit]["first_result_ms"] >= pair[visit]["page_ready_ms"] > 0
+            assert set(row[visit]["labels"]) <= {"Egyptian cat", "tabby", "tiger cat"}
+        for image in IMAGES:
+            steady = row["steady"][image]
+            assert steady["n"] == options["runs"]
+            for stage in STAGES:
+                check_stats(steady["stages_ms"][stage])
+            check_stats(steady["ort_run_ms"])
+            assert is_number(steady["first_total_ms"]) and steady["labels"]
+        assert set(row["top5"]) == IMAGES | set(PHOTOS)
+        assert all(len(labels) == 5 for labels in row["top5"].values())
+    runtime = section["pipelines"]["transformers-js"]["runtime"]
+    assert runtime["transformers_js"].startswith("4.3.") and runtime["threads"] == 2
+    raw = section["raw"]
+    assert all(len(raw["pairs"][name]) == options["loads"] for name in PIPELINES)
+    assert len(raw["steady"]) == len(PIPELINES) * len(IMAGES)
+
+
+def test_peer_agreement_and_targets(bench):
+    section = bench["report"]["peer"]
+    inputs = len(IMAGES) + len(PHOTOS)
+    for name in ("plain-js", "transformers-js"):
+        agreement = section["agreement"][name]
+        assert agreement["inputs"] == inputs
+        assert 0.0 <= agreement["top1"] <= 1.0 and 0.0 <= agreement["top5_overlap"] <= 1.0
+        assert agreement["top1_same"] + len(agreement["differs"]) == inputs
+    targets = bench["report"]["targets"][-2:]
+    assert targets == peer_targets(section)
+    assert [t["name"] for t in targets] == [
+        "first result, revisit: ours / Transformers.js",
+        "first result, revisit: ours / plain JS",
+    ]
+    assert [t["limit"] for t in targets] == [1.0, 1.3]
+    text = (bench["out"] / "latest.md").read_text()
+    assert "## Peer library: Transformers.js (2 threads, 2 loads each)" in text
+    assert "| Transformers.js | 1024x768 |" in text and "| edge-infer | 4000x3000 |" in text
+    assert text.index("## Peer library") < text.index("## Targets")
+
+
+def test_agreement_compares_labels_input_by_input():
+    ours = {"a": ["cat", "dog", "fox", "owl", "elk"], "b": ["cup", "mug", "jar", "pot", "pan"]}
+    other = {"a": ["cat", "fox", "dog", "emu", "yak"], "b": ["mug", "cup", "jar", "pot", "pan"]}
+    agreement = agreement_with(ours, {**other, "c": ["x"] * 5})
+    assert agreement["inputs"] == 2 and agreement["top1_same"] == 1
+    assert agreement["top1"] == 0.5
+    assert agreement["top5_overlap"] == pytest.approx((3 / 5 + 5 / 5) / 2)
+    assert agreement["differs"] == {"b": ["cup", "mug"]}
+
+
+def test_a_peer_row_that_left_the_origin_fails_its_target(bench):
+    section = json.loads(json.dumps(bench["report"]["peer"]))
+    assert all(t["met"] in (True, False) and is_number(t["value"]) for t in peer_targets(section))
+    row = section["pipelines"]["transformers-js"]
+    row["offline"], row["offsite_requests"] = False, ["https://example.org/model.onnx"]
+    peer, plain = peer_targets(section)
+    assert peer["value"] is None and peer["met"] is False
+    assert is_number(plain["value"])
+    report = {**bench["report"], "peer": section}
+    assert "**FAILED**: 1 offsite" in run.report_markdown(report)
+
+
+def test_an_only_peer_run_logs_its_section_and_targets(bench, tmp_path):
+    sample = bench["report"]
+    report = {
+        "schema_version": 1,
+        "options": {**sample["options"], "quick": False, "only": "peer"},
+        "machine": sample["machine"],
+        "peer": sample["peer"],
+        "targets": peer_targets(sample["peer"]),
+    }
+    text = run.report_markdown(report)
+    assert text.startswith("# edge-infer benchmark (peer only)")
+    entry = results_log.entry(report, text, tmp_path / "run.json")
+    assert "--only peer" in entry
+    headings = [line for line in entry.splitlines() if line.startswith("### ")]
+    title = "### Peer library: Transformers.js (2 threads, 2 loads each)"
+    assert headings == ["### Targets", title]
     for target in report["targets"]:
         assert f"| {target['name']} |" in entry
