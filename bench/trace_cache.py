@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import BENCH, ROOT
 from benchlib.browser import READY_TIMEOUT_MS, Harness, chromium
-from benchlib.idle import wait_for_chromium_idle
+from benchlib.idle import wait_for_chromium_idle, wait_for_code_cache
 from benchlib.server import serve
 from playwright.sync_api import sync_playwright
 
@@ -104,6 +104,8 @@ def analyse(events: list[dict]) -> dict:
         if name == "ResourceSendRequest":
             rid = data.get("requestId")
             requests[rid] = {"url": data.get("url"), "bytes": 0, "source": "network"}
+            if str(data.get("url", "")).startswith("data:"):
+                requests[rid]["source"] = "data"
             module = module_of(data.get("url"))
             if module:
                 thread_module.setdefault((e["pid"], e["tid"]), module)
@@ -115,7 +117,10 @@ def analyse(events: list[dict]) -> dict:
             elif data.get("fromCache"):
                 req["source"] = "http cache"
         elif name == "ResourceFinish" and data.get("requestId") in requests:
-            requests[data["requestId"]]["bytes"] = data.get("encodedDataLength") or 0
+            req = requests[data["requestId"]]
+            req["bytes"] = data.get("encodedDataLength") or 0
+            if req["source"] == "network" and not req["bytes"]:
+                req["source"] = "cache"  # nothing crossed the network: answered from a cache
         elif name == "v8.wasm.moduleCacheHit":
             module = module_of(e["args"].get("url"))
             if module:
@@ -181,9 +186,7 @@ def visit(page, url: str, classify: int, wait_s: float, image_url: str) -> dict:
             out["ort_run_ms"] = [
                 round(r["timings_detail_ms"]["ort_run"], 1) for r in runs if r["timings_detail_ms"]
             ]
-        wait_for_chromium_idle()
-        time.sleep(wait_s)
-        wait_for_chromium_idle()
+        wait_for_code_cache(wait_s)
 
     events = record_trace(page, action)
     page.goto("about:blank")

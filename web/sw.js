@@ -18,7 +18,7 @@
  *    and compares them byte for byte on every update check (each navigation), so changed
  *    asset hashes make a new worker, and a worker never changes its list.
  * 2. Install is all-or-nothing. The new worker fetches every listed file (revalidating the
- *    HTTP cache), checks its sha256 and stores it in its own cache `edge-infer-<version>`;
+ *    HTTP cache, except for content-addressed URLs), checks its sha256 and stores it in its own cache `edge-infer-<version>`;
  *    a marker entry written last says the cache is complete. Any failure (a file changed
  *    mid-deploy, offline, quota) deletes that cache and fails the install, and the old
  *    worker stays in charge. Only this worker reads its cache, and only once it is active,
@@ -142,7 +142,9 @@ async function install() {
     const worker = async () => {
       while (queue.length) {
         const [url, file] = queue.shift();
-        const response = await fetch(url, { cache: 'no-cache' });
+        // A content-addressed URL (vendor/<root>/..., models/<sha256>/...) never changes its
+        // bytes, so the HTTP cache's copy is as good as the server's: no revalidation.
+        const response = await fetch(url, { cache: file.immutable ? 'default' : 'no-cache' });
         if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
         const digest = await sha256Hex(await response.clone().arrayBuffer());
         if (digest !== file.sha256) throw new Error(`${url} has sha256 ${digest}, the list says ${file.sha256} (run npm run setup?)`);
