@@ -2,7 +2,8 @@
 """V8's WebAssembly code cache over revisits, per visit and per module, from Chromium traces.
 
     .venv/bin/python bench/trace_cache.py [--visits 3] [--pipeline product] [--threads 2]
-                                          [--sw] [--classify N] [--wait 5] [--json PATH]
+                                          [--sw] [--classify N] [--wait 5] [--events]
+                                          [--chromium-arg FLAG] [--json PATH]
 
 One Chromium with a new on-disk profile (a real user's HTTP cache and code cache) opens the
 bench harness ``--visits`` times in one tab. Each visit is traced from navigation until the
@@ -242,6 +243,12 @@ def main() -> int:
     ap.add_argument("--classify", type=int, default=0, help="classifications after ready")
     ap.add_argument("--wait", type=float, default=5.0, help="seconds of quiet after each visit")
     ap.add_argument("--events", action="store_true", help="also count every wasm trace event")
+    ap.add_argument(
+        "--chromium-arg",
+        action="append",
+        default=[],
+        help="extra Chromium flag, e.g. --js-flags=--wasm-caching-threshold=10000 (repeatable)",
+    )
     ap.add_argument("--json", type=Path, help="also write the report here")
     args = ap.parse_args()
     if not chromium.available():
@@ -259,7 +266,7 @@ def main() -> int:
             image_url = f"/inputs/{images[IMAGE].path.name}"
         with serve(mounts) as base, sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(
-                tmp / "profile", **chromium.launch_kwargs()
+                tmp / "profile", **chromium.launch_kwargs(*args.chromium_arg)
             )
             context.set_default_timeout(READY_TIMEOUT_MS)
             page = context.new_page()
