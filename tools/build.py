@@ -291,8 +291,8 @@ location / {{
 {adds(REVALIDATE, "    ")}
     etag on;
 
-    # The runtime's wasm, js and zip files were compressed at build time: X.gz is sent for
-    # X to clients that accept gzip. With ngx_brotli (Debian: libnginx-mod-http-brotli-static)
+    # Setup compressed the runtime's code and the models ahead of time: X.gz is sent for X
+    # to clients that accept gzip. With ngx_brotli (Debian: libnginx-mod-http-brotli-static)
     # also uncomment brotli_static, which sends X.br to clients that accept br.
     gzip_static on;
     # brotli_static on;
