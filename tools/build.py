@@ -4,12 +4,19 @@
     python3 tools/build.py [--out dist] [--examples]
 
 ``dist/`` holds the app (``index.html``), ``edge-infer.js`` and ``lib/``, ``embed.html``, the
-vendored runtime (``vendor/``, filled by ``tools/setup.py``) and the models (``models/``: the
-manifest and the files it lists), plus two header files for hosts that read them:
+vendored runtime (``vendor/<root>/``, filled by ``tools/setup.py``; ``<root>`` is a hash
+over its files, named by ``vendor/vendor.json``) and the models (``models/manifest.json`` and
+each file it lists at ``models/<sha256>/<file>``), with their precompressed ``.br`` and
+``.gz`` copies (tools/encode.py), plus two header files for hosts that read them:
 
 - ``_headers`` (Netlify, Cloudflare Pages): COOP/COEP (threads), CORP/CORS (embedding from
   other origins), MIME types for ``.mjs``/``.wasm``, cache rules;
-- ``nginx.conf.snippet``: the same for nginx, to ``include`` in a ``server {}`` block.
+- ``nginx.conf.snippet``: the same for nginx, to ``include`` in a ``server {}`` block, which
+  also serves the ``.gz`` copies (and the ``.br`` ones with ngx_brotli).
+
+Cache rules: the content-addressed folders never change their bytes, so they are cached for a
+year as ``immutable``; everything else (the pages, the entry modules, ``vendor.json``, the
+models' manifest, the service worker) revalidates.
 
 Any plain static server works without them (1 thread); with them the app gets threads.
 Idempotent and fast: files are copied only when their size or mtime changed, files that no
@@ -37,6 +44,7 @@ GENERATED = ("_headers", "nginx.conf.snippet")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import serve  # noqa: E402
 from checksums import sha256_file  # noqa: E402
+from encode import ENCODED_LIST, ENCODINGS, read_list, sibling  # noqa: E402
 
 # Extensions and their types; the header files declare them so no host has to guess (an OS
 # table may lack .mjs, and module scripts and streaming WebAssembly compilation check types).
@@ -46,10 +54,10 @@ MIME = {ext.lstrip("."): mime for ext, mime in serve.MIME.items()}
 # on other origins may load the module, its worker and the models (public static files).
 # Plus whatever else the dev server always sends (nosniff, the Content-Security-Policy).
 SECURITY_HEADERS = dict(serve.ISOLATION_HEADERS + serve.ALWAYS_HEADERS)
-# Revalidate everything (a 304 costs one round trip, no body). Paths here are not versioned
-# and the worker checks runtime and model files against sha256, so a stale cached copy after a
-# deploy would fail loudly instead of loading: never let a cache serve one unasked.
-CACHE_CONTROL = "no-cache"
+# Content-addressed folders are cached for good; any other path may change with a deploy, so
+# it revalidates (a 304 costs one round trip, no body).
+IMMUTABLE = serve.IMMUTABLE
+REVALIDATE = serve.REVALIDATE
 
 
 class BuildError(Exception):
@@ -57,7 +65,7 @@ class BuildError(Exception):
 
 
 def plan_web(examples: bool) -> dict[str, Path]:
-    """Map dist-relative paths to sources for everything under web/."""
+    """Map dist-relative paths to sources for everything under web/ but the runtime."""
     if not (WEB / "vendor" / "vendor.json").is_file():
         raise BuildError("web/vendor/ is missing: run `npm run setup` (python3 tools/setup.py)")
     files = {}
@@ -68,6 +76,7 @@ def plan_web(examples: bool) -> dict[str, Path]:
             for d in dirnames
             if not d.startswith((".", "__"))
             and (examples or rel_dir != Path(".") or d != "examples")
+            and (rel_dir != Path(".") or d != "vendor")
         )
         for name in filenames:
             if not name.startswith("."):
@@ -75,31 +84,85 @@ def plan_web(examples: bool) -> dict[str, Path]:
     return files
 
 
-def verify_vendor() -> None:
-    """Every vendored runtime file must match vendor.json (setup.py wrote both)."""
+def plan_vendor(verified: dict[Path, str]) -> tuple[dict[str, Path], str]:
+    """Plan the runtime: returns (plan, vendor.json's root).
+
+    vendor.json and the precache list go to ``vendor/``; every file vendor.json lists,
+    checked against it (its sha256 then added to ``verified``), to ``vendor/<root>/``.
+    """
     vendor = json.loads((WEB / "vendor" / "vendor.json").read_text())
+    root = vendor.get("root")
+    if not root:
+        raise BuildError("web/vendor/vendor.json has no root: run `npm run setup`")
+    files = {
+        f"vendor/{name}": WEB / "vendor" / name
+        for name in ("vendor.json", "precache.json", "precache.js")
+    }
+    for name, path in files.items():
+        if not path.is_file():
+            raise BuildError(f"web/{name} is missing: run `npm run setup`")
     for rel, info in vendor.get("files", {}).items():
         path = WEB / "vendor" / rel
         if not path.is_file():
             raise BuildError(f"web/vendor/{rel} is missing: run `npm run setup`")
         if path.stat().st_size != info["bytes"] or sha256_file(path) != info["sha256"]:
             raise BuildError(f"web/vendor/{rel} does not match vendor.json: run `npm run setup`")
+        files[f"vendor/{root}{rel}"] = path
+        verified[path] = info["sha256"]
+    return files, root
 
 
-def plan_models() -> dict[str, Path]:
-    """The manifest and the model files it lists, each checked against its size and sha256."""
+def plan_models(verified: dict[Path, str]) -> tuple[dict[str, Path], list[str]]:
+    """Plan the models: returns (plan, their content-addressed folders).
+
+    The manifest goes to ``models/``; each model file it lists, checked against its size and
+    sha256 (then added to ``verified``), to ``models/<sha256>/<file>``.
+    """
     manifest_path = MODELS / "manifest.json"
     if not manifest_path.is_file():
         raise BuildError("models/manifest.json is missing")
     manifest = json.loads(manifest_path.read_text())
     files = {"models/manifest.json": manifest_path}
+    folders = []
     for model in manifest.get("models", []):
         path = MODELS / model["file"]
         if not path.is_file():
             raise BuildError(f"models/{model['file']} (model {model['id']}) is missing")
         if path.stat().st_size != model["bytes"] or sha256_file(path) != model["sha256"]:
             raise BuildError(f"models/{model['file']} does not match its manifest entry")
-        files[f"models/{model['file']}"] = path
+        files[f"models/{model['sha256']}/{model['file']}"] = path
+        verified[path] = model["sha256"]
+        folders.append(f"models/{model['sha256']}/")
+    return files, folders
+
+
+def plan_encoded(plan: dict[str, Path], verified: dict[Path, str]) -> dict[str, Path]:
+    """Plan the .br and .gz copies of the ``verified`` files in ``plan`` (see encoded.json).
+
+    A source that encoded.json does not list, or lists with another sha256, ships without
+    copies (setup makes them); a copy whose size or sha256 differs fails the build.
+    """
+    listed = read_list(WEB / "vendor" / ENCODED_LIST)
+    by_source = {}
+    for rel, info in listed.items():
+        source = (WEB / rel) if rel.startswith("vendor/") else (ROOT / rel)
+        by_source[source] = info
+    files = {}
+    for rel, src in plan.items():
+        info = by_source.get(src)
+        if src not in verified or not info or info.get("sha256") != verified[src]:
+            continue
+        for coding in ENCODINGS:
+            if coding not in info:
+                continue
+            copy = sibling(src, coding)
+            if (
+                not copy.is_file()
+                or copy.stat().st_size != info[coding]["bytes"]
+                or sha256_file(copy) != info[coding]["sha256"]
+            ):
+                raise BuildError(f"{copy} does not match {ENCODED_LIST}: run `npm run setup`")
+            files[rel + copy.name[len(src.name) :]] = copy
     return files
 
 
@@ -141,30 +204,66 @@ def typed_files(plan: dict[str, Path]) -> list[str]:
     return sorted(rel for rel in plan if rel.endswith((".mjs", ".wasm")))
 
 
-def headers_file(plan: dict[str, Path]) -> str:
+def revalidated_paths(plan: dict[str, Path], immutable: list[str]) -> list[str]:
+    """``_headers`` patterns for every planned file outside the content-addressed folders.
+
+    A top-level folder with none of them inside becomes ``/folder/*``; other files are
+    listed one by one.
+    """
+    outside = sorted(rel for rel in plan if not rel.startswith(tuple(immutable)))
+    mixed = {folder.split("/", 1)[0] for folder in immutable}
+    patterns = ["/"]
+    for rel in outside:
+        top, sep, _ = rel.partition("/")
+        pattern = f"/{top}/*" if sep and top not in mixed else f"/{rel}"
+        if pattern not in patterns:
+            patterns.append(pattern)
+    return patterns
+
+
+def headers_file(plan: dict[str, Path], immutable: list[str]) -> str:
+    """``_headers`` for Netlify and Cloudflare Pages.
+
+    ``immutable``: the content-addressed folders, dist-relative, each ending in ``/``.
+    """
     lines = [
         "# edge-infer: headers for Netlify and Cloudflare Pages (written by tools/build.py).",
         "# COOP + COEP make the app cross-origin isolated, so onnxruntime-web may use threads.",
         "# CORP + CORS let pages on other origins load edge-infer.js, its worker and models.",
-        "# Everything revalidates (ETag); see docs/embedding.md.",
+        "# These hosts compress responses themselves: the .br and .gz copies are for nginx",
+        "# (nginx.conf.snippet), since this file cannot choose a body by Accept-Encoding.",
         "/*",
         *(f"  {k}: {v}" for k, v in SECURITY_HEADERS.items()),
-        f"  Cache-Control: {CACHE_CONTROL}",
         "",
-        "# Explicit types where a host's table may be wrong (module scripts are type-checked).",
+        "# Content-addressed folders (a hash of their files in the path): cached for good.",
     ]
+    for folder in immutable:
+        lines += [f"/{folder}*", f"  Cache-Control: {IMMUTABLE}"]
+    lines += ["", "# Everything else may change with a deploy: revalidate (ETag)."]
+    for pattern in revalidated_paths(plan, immutable):
+        lines += [pattern, f"  Cache-Control: {REVALIDATE}"]
+    lines += ["", "# Explicit types where a host's table may be wrong (modules are type-checked)."]
     for rel in typed_files(plan):
         lines += [f"/{rel}", f"  Content-Type: {MIME[rel.rsplit('.', 1)[1]]}"]
     return "\n".join(lines) + "\n"
 
 
-def nginx_snippet(plan: dict[str, Path]) -> str:
+def nginx_snippet(plan: dict[str, Path], immutable: list[str]) -> str:
+    """The nginx snippet (``immutable``: content-addressed folders, as for headers_file)."""
     exts = sorted({rel.rsplit(".", 1)[1] for rel in plan if "." in rel} & set(MIME))
     by_type: dict[str, list[str]] = {}
     for ext in exts:
         by_type.setdefault(MIME[ext].split(";")[0], []).append(ext)
     types = "\n".join(f"        {t} {' '.join(e)};" for t, e in sorted(by_type.items()))
-    adds = "\n".join(f'    add_header {k} "{v}" always;' for k, v in SECURITY_HEADERS.items())
+
+    def adds(cache_control: str, indent: str) -> str:
+        headers = {**SECURITY_HEADERS, "Cache-Control": cache_control}
+        return "\n".join(f'{indent}add_header {k} "{v}" always;' for k, v in headers.items())
+
+    nested = "\n".join(
+        f"    location ^~ /{folder} {{\n{adds(IMMUTABLE, '        ')}\n    }}"
+        for folder in immutable
+    )
     return f"""# edge-infer: nginx settings for dist/ (written by tools/build.py).
 # Include it inside the server {{}} block whose root is this dist/ folder, for example
 #     server {{
@@ -188,16 +287,24 @@ location / {{
 
     # COOP + COEP: cross-origin isolation, so onnxruntime-web may use threads.
     # CORP + CORS: pages on other origins may load edge-infer.js, its worker and the models.
-    # add_header in a nested location replaces these, so keep them all here.
-{adds}
-    add_header Cache-Control "{CACHE_CONTROL}" always;
+    # Pages, entry modules and manifests may change with a deploy: revalidate (ETag).
+{adds(REVALIDATE, "    ")}
     etag on;
 
-    # The runtime is ~25 MB of WebAssembly and the model 14 MB; both compress well.
+    # Setup compressed the runtime's code and the models ahead of time: X.gz is sent for X
+    # to clients that accept gzip. With ngx_brotli (Debian: libnginx-mod-http-brotli-static)
+    # also uncomment brotli_static, which sends X.br to clients that accept br.
+    gzip_static on;
+    # brotli_static on;
     gzip on;
-    gzip_types text/css text/javascript application/json application/wasm application/octet-stream;
+    gzip_vary on;
+    gzip_types text/css text/javascript application/json application/wasm;
 
     try_files $uri $uri/ =404;
+
+    # Content-addressed folders (a hash of their files in the path) never change: cache them
+    # for good. add_header here replaces the ones above, so all are repeated.
+{nested}
 }}
 """
 
@@ -217,12 +324,17 @@ def build(out: Path, examples: bool = False) -> dict:
     if out in (ROOT, WEB, MODELS) or ROOT.is_relative_to(out):
         raise BuildError(f"refusing to write into {out}")
     plan = plan_web(examples)
-    verify_vendor()
-    plan.update(plan_models())
+    verified: dict[Path, str] = {}
+    vendor, root = plan_vendor(verified)
+    models, model_folders = plan_models(verified)
+    plan.update(vendor)
+    plan.update(models)
+    plan.update(plan_encoded(plan, verified))
+    immutable = [f"vendor/{root}", *model_folders]
     out.mkdir(parents=True, exist_ok=True)
     copied, removed = sync(plan, out)
-    generated = write_if_changed(out / "_headers", headers_file(plan))
-    generated += write_if_changed(out / "nginx.conf.snippet", nginx_snippet(plan))
+    generated = write_if_changed(out / "_headers", headers_file(plan, immutable))
+    generated += write_if_changed(out / "nginx.conf.snippet", nginx_snippet(plan, immutable))
     size = sum(p.stat().st_size for p in plan.values())
     return {
         "out": str(out),

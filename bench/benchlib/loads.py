@@ -17,7 +17,7 @@ from benchlib.browser import (
     chromium,
     longest,
 )
-from benchlib.idle import wait_for_chromium_idle
+from benchlib.idle import wait_for_chromium_idle, wait_for_code_cache
 from benchlib.stats import summarize
 
 
@@ -57,10 +57,14 @@ def persistent_profile(browser):
 
 
 def visit_pair(browser, base_url: str) -> tuple[dict, dict]:
-    """One first visit in a new on-disk profile (empty caches), then one reload (revisit)."""
+    """One first visit in a new on-disk profile (empty caches), then one reload (revisit).
+
+    The reload waits for V8 to write its code caches (benchlib.idle.wait_for_code_cache).
+    """
     with persistent_profile(browser) as (context, idle):
         harness = Harness.open(context, base_url, "product")
         first = {**measure_load(harness), "browser_idle": idle}
+        wait_for_code_cache()
         harness.reload()
         return first, measure_load(harness)
 

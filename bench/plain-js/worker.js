@@ -36,21 +36,25 @@ function init(options) {
 async function boot({ threads: requested, baseUrl }) {
   const t0 = performance.now();
   const timings = {};
-  const ortUrl = new URL('vendor/ort/', baseUrl);
+  // The same content-addressed URLs as the product (boot.js vendorRoot, models.js modelUrl),
+  // so both pipelines get the same HTTP caching.
+  const vendorDir = new URL('vendor/', baseUrl);
   const modelsUrl = new URL('models/', baseUrl);
-  const ortP = import(new URL('ort.wasm.min.mjs', ortUrl).href).then((ort) => {
+  const vendorP = fetch(new URL('vendor.json', vendorDir)).then((r) => r.json());
+  const ortUrl = vendorP.then((vendor) => new URL(`${vendor.root ?? ''}${vendor.onnxruntime_web.dir}`, vendorDir));
+  const ortP = ortUrl.then((url) => import(new URL('ort.wasm.min.mjs', url).href)).then((ort) => {
     timings.ort_import = round(performance.now() - t0);
     return ort;
   });
   const manifest = await (await fetch(new URL('manifest.json', modelsUrl))).json();
   const model = manifest.models.find((m) => m.id === manifest.default_model);
-  const bytes = new Uint8Array(await (await fetch(new URL(model.file, modelsUrl))).arrayBuffer());
+  const bytes = new Uint8Array(await (await fetch(new URL(`${model.sha256}/${model.file}`, modelsUrl))).arrayBuffer());
   timings.model_fetch_done_at = round(performance.now() - t0);
 
   const ort = await ortP;
   const isolated = self.crossOriginIsolated === true;
   const maxThreads = isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  ort.env.wasm.wasmPaths = ortUrl.href;
+  ort.env.wasm.wasmPaths = (await ortUrl).href;
   ort.env.wasm.numThreads = Math.max(1, Math.min(requested || maxThreads, maxThreads));
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';

@@ -21,12 +21,13 @@ self.addEventListener('message', ({ data: { id, type, payload } }) => {
 
 async function boot({ baseUrl }) {
   const t0 = performance.now();
-  const vendorUrl = new URL('vendor/', baseUrl);
-  const response = await fetch(new URL('vendor.json', vendorUrl));
+  const vendorDir = new URL('vendor/', baseUrl);
+  const response = await fetch(new URL('vendor.json', vendorDir));
   if (!response.ok) throw new Error(`vendor.json: HTTP ${response.status}`);
   const vendor = await response.json();
   const timings = {};
-  const { pyodide } = await bootPyodide({ vendorUrl, vendor, timings });
+  // The runtime's content-addressed folder, as the product's boot reads it (boot.js vendorRoot).
+  const { pyodide } = await bootPyodide({ vendorUrl: new URL(vendor.root ?? '', vendorDir), vendor, timings });
   timings.python_done_at = Math.round(performance.now() - t0);
   return { runtime: { host: 'pyodide', pyodide: pyodide.version }, model: null, startup_ms: timings };
 }

@@ -8,6 +8,8 @@ a third-party site would. Everything runs in real Chromium on real files; inputs
 from __future__ import annotations
 
 import base64
+import gzip
+import hashlib
 import json
 import re
 import shutil
@@ -885,6 +887,11 @@ def start_process(cmd: list[str], pattern: str) -> tuple[subprocess.Popen, re.Ma
     raise RuntimeError(f"{cmd[0]} exited before serving")
 
 
+def runtime(dist: Path, rel: str) -> str:
+    """A runtime file's dist-relative path, in the content-addressed folder vendor.json names."""
+    return f"vendor/{json.loads((dist / 'vendor' / 'vendor.json').read_text())['root']}{rel}"
+
+
 def test_build_writes_a_self_contained_dist(dist, tmp_path):
     for rel in (
         "index.html",
@@ -894,31 +901,74 @@ def test_build_writes_a_self_contained_dist(dist, tmp_path):
         "lib/worker.js",
         "lib/element.js",
         "vendor/vendor.json",
-        "vendor/pyodide/pyodide.asm.wasm",
-        "vendor/ort/ort-wasm-simd-threaded.wasm",
+        runtime(dist, "pyodide/pyodide.asm.wasm"),
+        runtime(dist, "ort/ort-wasm-simd-threaded.wasm"),
         "models/manifest.json",
         "_headers",
         "nginx.conf.snippet",
     ):
         assert (dist / rel).is_file(), rel
+    assert not (dist / "vendor" / "pyodide").exists()  # only at its content-addressed URL
     manifest = json.loads((dist / "models" / "manifest.json").read_text())
     for model in manifest["models"]:
-        assert (dist / "models" / model["file"]).is_file()
+        assert (dist / "models" / model["sha256"] / model["file"]).is_file()
+        assert not (dist / "models" / model["file"]).exists()
     assert not (dist / "examples").exists()
     headers = (dist / "_headers").read_text()
+    root = runtime(dist, "")
     for line in (
         "Cross-Origin-Opener-Policy: same-origin",
         "Cross-Origin-Embedder-Policy: require-corp",
         "Cross-Origin-Resource-Policy: cross-origin",
         "Access-Control-Allow-Origin: *",
-        "Cache-Control: no-cache",
-        "/vendor/pyodide/pyodide.asm.wasm\n  Content-Type: application/wasm",
-        "/vendor/ort/ort.wasm.min.mjs\n  Content-Type: text/javascript",
+        f"/{root}*\n  Cache-Control: public, max-age=31536000, immutable",
+        "/\n  Cache-Control: no-cache",
+        "/lib/*\n  Cache-Control: no-cache",
+        "/sw.js\n  Cache-Control: no-cache",
+        "/vendor/vendor.json\n  Cache-Control: no-cache",
+        "/models/manifest.json\n  Cache-Control: no-cache",
+        f"/{root}pyodide/pyodide.asm.wasm\n  Content-Type: application/wasm",
+        f"/{root}ort/ort.wasm.min.mjs\n  Content-Type: text/javascript",
     ):
         assert line in headers, line
+    for model in manifest["models"]:
+        immutable = "Cache-Control: public, max-age=31536000, immutable"
+        assert f"/models/{model['sha256']}/*\n  {immutable}" in headers
+    # Exactly one Cache-Control rule matches each file (hosts join the values of several).
+    rules = [block.split("\n") for block in headers.split("\n/")]
+    cache_rules = ["/" + b[0].lstrip("/") for b in rules if any("Cache-Control" in ln for ln in b)]
+    for rel in ("index.html", "lib/worker.js", root + "pyodide/pyodide.asm.wasm"):
+        matching = [r for r in cache_rules if matches_rule(r, "/" + rel)]
+        assert len(matching) == 1, (rel, matching)
     # Idempotent: a second build copies nothing.
     again = build_dist(dist)
     assert "(0 copied, 0 removed, 0 header files written)" in again, again
+
+
+def matches_rule(rule: str, path: str) -> bool:
+    """Whether a ``_headers`` path rule (``*`` matches anything) matches ``path``."""
+    return re.fullmatch(re.escape(rule).replace(r"\*", ".*"), path) is not None
+
+
+def test_dist_ships_verified_precompressed_copies(dist):
+    """Each .br/.gz copy in dist/ is the one encoded.json lists, for the file it lies next to;
+    gzip copies decode to that file's bytes (brotli ones are checked by tests/unit)."""
+    listed = json.loads((ROOT / "web" / "vendor" / "encoded.json").read_text())["files"]
+    wasm = runtime(dist, "pyodide/pyodide.asm.wasm")
+    checked = set()
+    for copy in sorted([*dist.rglob("*.br"), *dist.rglob("*.gz")]):
+        source = copy.with_suffix("")
+        if not source.is_file():
+            continue  # a file that is itself .gz (the bench's Pyodide snapshot)
+        rel = source.relative_to(dist).as_posix()
+        key = next(k for k in listed if rel.endswith("/" + k.split("/", 1)[1]))
+        coding = "br" if copy.suffix == ".br" else "gzip"
+        assert hashlib.sha256(copy.read_bytes()).hexdigest() == listed[key][coding]["sha256"]
+        if coding == "gzip":
+            decoded = gzip.decompress(copy.read_bytes())
+            assert hashlib.sha256(decoded).hexdigest() == listed[key]["sha256"]
+        checked.add(rel)
+    assert wasm in checked
 
 
 def test_dist_served_by_plain_http_server_classifies(dist, browser):
@@ -930,10 +980,10 @@ def test_dist_served_by_plain_http_server_classifies(dist, browser):
     try:
         # The types the browser checks strictly come right from Python's own table.
         for rel, wanted in (
-            ("vendor/pyodide/pyodide.mjs", "javascript"),
-            ("vendor/ort/ort.wasm.min.mjs", "javascript"),
-            ("vendor/ort/ort-wasm-simd-threaded.wasm", "application/wasm"),
-            ("vendor/pyodide/pyodide.asm.wasm", "application/wasm"),
+            (runtime(dist, "pyodide/pyodide.mjs"), "javascript"),
+            (runtime(dist, "ort/ort.wasm.min.mjs"), "javascript"),
+            (runtime(dist, "ort/ort-wasm-simd-threaded.wasm"), "application/wasm"),
+            (runtime(dist, "pyodide/pyodide.asm.wasm"), "application/wasm"),
         ):
             with urllib.request.urlopen(url + rel) as response:
                 assert wanted in response.headers["Content-Type"], rel
@@ -994,7 +1044,8 @@ def test_dist_served_by_nginx_with_the_snippet_gets_threads(dist, browser, tmp_p
         deadline = time.monotonic() + 10
         while True:
             try:
-                with urllib.request.urlopen(url + "vendor/ort/ort.wasm.min.mjs") as response:
+                mjs = url + runtime(dist, "ort/ort.wasm.min.mjs")
+                with urllib.request.urlopen(mjs) as response:
                     headers = response.headers
                 break
             except urllib.error.URLError as e:
@@ -1005,8 +1056,25 @@ def test_dist_served_by_nginx_with_the_snippet_gets_threads(dist, browser, tmp_p
         assert headers["Content-Type"].startswith("text/javascript")
         assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
         assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(url + "nginx.conf.snippet")
+        for rel in ("", "lib/worker.js", "vendor/vendor.json", "models/manifest.json"):
+            with urllib.request.urlopen(url + rel) as response:
+                assert response.headers["Cache-Control"] == "no-cache", rel
+                assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin", rel
+        # gzip_static: the precompressed copy to a client that takes gzip, identity otherwise.
+        wasm = runtime(dist, "pyodide/pyodide.asm.wasm")
+        request = urllib.request.Request(url + wasm, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request) as response:
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert response.headers["Content-Type"] == "application/wasm"
+            assert "Accept-Encoding" in response.headers["Vary"]
+            assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+            assert gzip.decompress(response.read()) == (dist / wasm).read_bytes()
+        with urllib.request.urlopen(url + wasm) as response:
+            assert response.headers["Content-Encoding"] is None
+            assert response.read() == (dist / wasm).read_bytes()
         context = browser.new_context()
         page = context.new_page()
         page.goto(url)

@@ -45,18 +45,27 @@ UPDATE_JS = """async (timeoutMs) => {
     return { installed: 'waiting', redundant: 'failed' }[worker.state] ?? worker.state;
 }"""
 
-# The files a page and its inference worker load: all must come from the same cache.
-CORE = {
-    "index.html",
-    "app.js",
-    "app.css",
-    "lib/worker.js",
-    "vendor/vendor.json",
-    "vendor/pyodide/pyodide.asm.wasm",
-    "vendor/ort/ort-wasm-simd-threaded.wasm",
-    "models/manifest.json",
-    "models/mobilenet_v2-fp32.onnx",
-}
+
+def core_files() -> set[str]:
+    """The files a page and its workers load, at the URLs they load them from (the runtime
+    and the model at their content-addressed ones): all must come from the same cache."""
+    root = json.loads((ROOT / "web" / "vendor" / "vendor.json").read_text())["root"]
+    manifest = json.loads((MODELS / "manifest.json").read_text())
+    model = next(m for m in manifest["models"] if m["id"] == manifest["default_model"])
+    return {
+        "index.html",
+        "app.js",
+        "app.css",
+        "lib/worker.js",
+        "vendor/vendor.json",
+        f"vendor/{root}pyodide/pyodide.asm.wasm",
+        f"vendor/{root}ort/ort-wasm-simd-threaded.wasm",
+        "models/manifest.json",
+        f"models/{model['sha256']}/{model['file']}",
+    }
+
+
+CORE = core_files()
 
 
 def load_setup():
@@ -100,12 +109,18 @@ def classify_chelsea(page):
 
 
 def assert_one_version(status, version):
-    """Everything the page and its workers loaded came from the cache of `version`."""
+    """Everything the page and its workers loaded came from the cache of `version`, or, for
+    a content-addressed URL (its bytes fixed by its path), from the browser's HTTP cache."""
     assert status["version"] == version and status["complete"]
     urls = {s["url"] for s in status["served"]}
     assert urls >= CORE, CORE - urls
     listed = [s for s in status["served"] if s["url"] in CORE]
-    assert {s["cache"] for s in listed} == {f"edge-infer-{version}"}, listed
+    addressed = {u for u in CORE if u.startswith(("vendor/", "models/")) and u.count("/") > 1}
+    assert {s["cache"] for s in listed if s["url"] not in addressed} == {f"edge-infer-{version}"}
+    assert {s["cache"] for s in listed if s["url"] in addressed} <= {
+        f"edge-infer-{version}",
+        "http-cache",
+    }, listed
 
 
 # --------------------------------------------------------------------------- the asset list
@@ -118,11 +133,16 @@ def test_precache_lists_shell_runtime_and_default_model(site, setup_tool):
     vendor = json.loads((web / "vendor" / "vendor.json").read_text())
     unused = setup_tool.unused_by_default_boot(vendor)
     assert unused and unused < set(vendor["files"])
-    assert {f"vendor/{rel}" for rel in vendor["files"] if rel not in unused} <= set(urls)
-    assert not {f"vendor/{rel}" for rel in unused} & set(urls)  # the boot never fetches them
+    runtime = {f"vendor/{vendor['root']}{rel}" for rel in vendor["files"] if rel not in unused}
+    assert runtime <= set(urls)
+    assert not {f"vendor/{vendor['root']}{rel}" for rel in unused} & set(urls)  # never fetched
     shell = {"index.html", "app.js", "lib/worker.js", "lib/offline.js", "vendor/vendor.json"}
     assert shell <= set(urls)
-    assert "models/mobilenet_v2-fp32.onnx" in urls and "models/manifest.json" in urls
+    model = next(u for u in urls if u.endswith("/mobilenet_v2-fp32.onnx"))
+    assert model == f"models/{urls[model]['sha256']}/mobilenet_v2-fp32.onnx"
+    assert "models/manifest.json" in urls
+    # Only content-addressed URLs may come from the HTTP cache unrevalidated (sw.js install).
+    assert {u for u, f in urls.items() if f["immutable"]} == runtime | {model}
     assert not [u for u in urls if u.startswith(("examples/", "vendor/precache")) or u == "sw.js"]
     assert data["cache"] == f"edge-infer-{data['version']}"
     js = (web / "vendor" / "precache.js").read_text()

@@ -437,3 +437,229 @@ def test_mount_serves_an_extra_folder(tree, tmp_path):
         assert srv.request("GET", "/bench/../../etc/passwd")[0] in (400, 403, 404)
     finally:
         srv.stop()
+
+
+# --------------------------------------------------------------------------- content-addressed
+# URLs and precompressed copies
+
+ROOT_HASH = "0123456789abcdef"
+IMMUTABLE = "public, max-age=31536000, immutable"
+WASM = b"\x00asm\x01\x00\x00\x00" + bytes(range(256)) * 64
+
+
+@pytest.fixture(scope="module")
+def hashed_tree(tmp_path_factory):
+    """A vendored runtime with vendor.json's root, a model, and encoded copies of the wasm."""
+    import gzip
+    import hashlib
+    import json
+
+    base = tmp_path_factory.mktemp("hashed")
+    web, models = base / "web", base / "models"
+    (web / "vendor" / "ort").mkdir(parents=True)
+    models.mkdir()
+    wasm = web / "vendor" / "ort" / "ort-wasm-simd-threaded.wasm"
+    wasm.write_bytes(WASM)
+    unlisted = web / "vendor" / "ort" / "extra.js"
+    unlisted.write_text("export {};\n")
+    files = {"ort/ort-wasm-simd-threaded.wasm": {"sha256": hashlib.sha256(WASM).hexdigest()}}
+    vendor = {"root": ROOT_HASH + "/", "files": files}
+    (web / "vendor" / "vendor.json").write_text(json.dumps(vendor))
+    (web / "index.html").write_text("<!doctype html>\n")
+    model = b"\x08\x07onnx" * 1000
+    (models / "model.onnx").write_bytes(model)
+    (models / "manifest.json").write_text('{"models": []}\n')
+    # Not real brotli: the server sends a sibling's bytes as they are.
+    (wasm.parent / (wasm.name + ".br")).write_bytes(b"BROTLI-BYTES")
+    (wasm.parent / (wasm.name + ".gz")).write_bytes(gzip.compress(WASM, mtime=0))
+    st = wasm.stat()
+    for suffix in (".br", ".gz"):
+        os.utime(wasm.parent / (wasm.name + suffix), ns=(st.st_atime_ns, st.st_mtime_ns))
+    return base, hashlib.sha256(model).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def hashed_server(hashed_tree):
+    base, _ = hashed_tree
+    srv = Server("--port", "0", "--root", str(base / "web"), "--models", str(base / "models"))
+    yield srv
+    srv.stop()
+
+
+def test_runtime_under_its_root_is_immutable(hashed_server):
+    path = f"/vendor/{ROOT_HASH}/ort/ort-wasm-simd-threaded.wasm"
+    status, headers, body = hashed_server.request("GET", path)
+    assert status == 200 and body == WASM
+    assert headers["cache-control"] == IMMUTABLE
+    assert headers["content-type"] == "application/wasm"
+    assert_isolation(headers)
+    # The same file at its plain URL, and vendor.json itself, revalidate.
+    for plain in ("/vendor/ort/ort-wasm-simd-threaded.wasm", "/vendor/vendor.json", "/"):
+        status, headers, _ = hashed_server.request("GET", plain)
+        assert status == 200 and headers["cache-control"] == "no-cache", plain
+
+
+def test_runtime_under_another_root_is_404(hashed_server):
+    status, headers, _ = hashed_server.request(
+        "GET", "/vendor/fedcba9876543210/ort/ort-wasm-simd-threaded.wasm"
+    )
+    assert status == 404
+    assert_isolation(headers)
+    assert hashed_server.request("GET", f"/vendor/{ROOT_HASH}/ort/")[0] == 404
+    assert hashed_server.request("GET", f"/vendor/{ROOT_HASH}/../index.html")[0] in (400, 404)
+
+
+def test_unlisted_or_changed_runtime_file_is_not_immutable(hashed_server, hashed_tree):
+    """A file vendor.json does not vouch for is served, but never cached for good."""
+    status, headers, _ = hashed_server.request("GET", f"/vendor/{ROOT_HASH}/ort/extra.js")
+    assert status == 200 and headers["cache-control"] == "no-cache"
+
+
+def test_model_under_its_sha256_is_immutable(hashed_server, hashed_tree):
+    base, sha = hashed_tree
+    status, headers, body = hashed_server.request("GET", f"/models/{sha}/model.onnx")
+    assert status == 200 and body == (base / "models" / "model.onnx").read_bytes()
+    assert headers["cache-control"] == IMMUTABLE
+    # Another sha256 gets the bytes (the runtime's own check names the mismatch), uncached.
+    status, headers, _ = hashed_server.request("GET", f"/models/{'0' * 64}/model.onnx")
+    assert status == 200 and headers["cache-control"] == "no-cache"
+    assert hashed_server.request("GET", f"/models/{sha}/missing.onnx")[0] == 404
+    assert hashed_server.request("GET", f"/models/{sha}/")[0] == 404
+
+
+def test_model_edited_on_disk_loses_immutable(tmp_path):
+    import hashlib
+
+    (tmp_path / "web").mkdir()
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "m.onnx").write_bytes(b"one")
+    old = hashlib.sha256(b"one").hexdigest()
+    srv = Server("--port", "0", "--root", str(tmp_path / "web"), "--models", str(models))
+    try:
+        assert srv.request("GET", f"/models/{old}/m.onnx")[1]["cache-control"] == IMMUTABLE
+        (models / "m.onnx").write_bytes(b"two!")
+        status, headers, body = srv.request("GET", f"/models/{old}/m.onnx")
+        assert status == 200 and body == b"two!" and headers["cache-control"] == "no-cache"
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        ("br, gzip", "br"),
+        ("gzip, deflate, br, zstd", "br"),
+        ("gzip", "gzip"),
+        ("br;q=0, gzip", "gzip"),
+        ("*", "br"),
+        ("identity", None),
+        ("br;q=0, gzip;q=0", None),
+        (None, None),
+    ],
+)
+def test_precompressed_copy_by_accept_encoding(hashed_server, accept, coding):
+    import gzip
+
+    path = f"/vendor/{ROOT_HASH}/ort/ort-wasm-simd-threaded.wasm"
+    status, headers, body = hashed_server.request(
+        "GET", path, {"Accept-Encoding": accept} if accept else {}
+    )
+    assert status == 200
+    assert headers.get("content-encoding") == coding
+    assert headers["vary"] == "Accept-Encoding"
+    assert headers["content-type"] == "application/wasm"
+    assert headers["cache-control"] == IMMUTABLE
+    assert headers["content-length"] == str(len(body))
+    decoded = {None: lambda b: b, "gzip": gzip.decompress, "br": lambda b: b}[coding](body)
+    assert decoded == (b"BROTLI-BYTES" if coding == "br" else WASM)
+
+
+def test_each_encoding_has_its_own_etag(hashed_server):
+    path = f"/vendor/{ROOT_HASH}/ort/ort-wasm-simd-threaded.wasm"
+    etags = {}
+    for accept in ("br", "gzip", "identity"):
+        _, headers, _ = hashed_server.request("GET", path, {"Accept-Encoding": accept})
+        etags[accept] = headers["etag"]
+        status, h304, body = hashed_server.request(
+            "GET", path, {"Accept-Encoding": accept, "If-None-Match": headers["etag"]}
+        )
+        assert status == 304 and body == b"" and h304["vary"] == "Accept-Encoding"
+    assert len(set(etags.values())) == 3
+    # A validator of one encoding does not answer a request for another.
+    status, _, _ = hashed_server.request(
+        "GET", path, {"Accept-Encoding": "gzip", "If-None-Match": etags["br"]}
+    )
+    assert status == 200
+
+
+def test_head_of_an_encoded_file(hashed_server):
+    path = f"/vendor/{ROOT_HASH}/ort/ort-wasm-simd-threaded.wasm"
+    _, get_headers, get_body = hashed_server.request("GET", path, {"Accept-Encoding": "gzip"})
+    status, headers, body = hashed_server.request("HEAD", path, {"Accept-Encoding": "gzip"})
+    assert status == 200 and body == b""
+    assert headers["content-encoding"] == "gzip"
+    assert headers["content-length"] == str(len(get_body)) == get_headers["content-length"]
+
+
+def test_stale_copy_is_never_sent(tmp_path):
+    """A sibling whose mtime differs from its source's (the source was edited) is ignored."""
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "app.wasm").write_bytes(b"\x00asm new")
+    (web / "app.wasm.gz").write_bytes(b"old gzip bytes")
+    os.utime(web / "app.wasm.gz", ns=(0, 10**18))
+    srv = Server("--port", "0", "--root", str(web))
+    try:
+        status, headers, body = srv.request("GET", "/app.wasm", {"Accept-Encoding": "gzip"})
+        assert status == 200 and body == b"\x00asm new"
+        assert "content-encoding" not in headers and "vary" not in headers
+    finally:
+        srv.stop()
+
+
+def brotli_decode(data: bytes) -> bytes:
+    """Decode brotli with Node's zlib (Python's standard library has no brotli)."""
+    script = "const z = require('zlib'), fs = require('fs');"
+    script += "process.stdout.write(z.brotliDecompressSync(fs.readFileSync(0)));"
+    proc = subprocess.run(["node", "-e", script], input=data, capture_output=True, check=True)
+    return proc.stdout
+
+
+def test_real_tree_content_addressed_and_encoded():
+    """Against the repo's own web/ and models/ (after `npm run setup`): the runtime and the
+    default model at their content-addressed URLs, immutable, and each encoding the server
+    sends decodes to the bytes vendor.json and the manifest hash."""
+    import gzip
+    import hashlib
+    import json
+
+    if not (REPO / "web" / "vendor" / "encoded.json").exists():
+        pytest.skip("web/vendor not set up (run npm run setup)")
+    vendor = json.loads((REPO / "web" / "vendor" / "vendor.json").read_text())
+    manifest = json.loads((REPO / "models" / "manifest.json").read_text())
+    model = next(m for m in manifest["models"] if m["id"] == manifest["default_model"])
+    targets = {
+        f"/vendor/{vendor['root']}{rel}": vendor["files"][rel]["sha256"]
+        for rel in ("pyodide/pyodide.asm.wasm", "ort/ort-wasm-simd-threaded.wasm")
+    }
+    targets[f"/models/{model['sha256']}/{model['file']}"] = model["sha256"]
+    decode = {None: lambda b: b, "gzip": gzip.decompress, "br": brotli_decode}
+    srv = Server("--port", "0")
+    try:
+        for path, sha256 in targets.items():
+            seen = set()
+            for accept in ("br, gzip", "gzip", None):
+                status, headers, body = srv.request(
+                    "GET", path, {"Accept-Encoding": accept} if accept else {}
+                )
+                assert status == 200, path
+                assert headers["cache-control"] == "public, max-age=31536000, immutable"
+                coding = headers.get("content-encoding")
+                seen.add(coding)
+                assert hashlib.sha256(decode[coding](body)).hexdigest() == sha256, (path, coding)
+            assert None in seen, path  # a client without Accept-Encoding gets the bytes as is
+            if path.endswith(".wasm"):
+                assert seen == {"br", "gzip", None}, path
+    finally:
+        srv.stop()

@@ -37,18 +37,19 @@ export async function bootRuntime(request, progress) {
 }
 
 /**
- * Stage 1: vendor.json and the manifest; URLs, the boot model, threads and byte totals.
+ * Stage 1: vendor.json and the manifest; URLs (`vendorUrl` is the runtime's content-addressed
+ * folder, see vendorRoot), the boot model, threads and byte totals.
  * The boot's clock starts here (`t0`, and `timings`: messages.js InitResult.startup_ms), and
  * downloads are counted from here on.
  */
 export async function readConfig(request, progress) {
   const t0 = performance.now();
   const base = new URL(request.baseUrl);
-  const vendorUrl = new URL('vendor/', base);
   const modelsUrl = new URL('models/', base);
   countFetchedBytes((_url, n) => progress.bytes(n), (url) => url.startsWith(base.origin));
   progress.start('config');
-  const [vendor, manifest] = await Promise.all([fetchVendor(vendorUrl), fetchManifest(new URL('manifest.json', modelsUrl))]);
+  const [vendor, manifest] = await Promise.all([fetchVendor(new URL('vendor/', base)), fetchManifest(new URL('manifest.json', modelsUrl))]);
+  const vendorUrl = vendorRoot(new URL('vendor/', base), vendor);
   progress.done('config');
   const model = findModel(manifest.data, request.model);
   progress.setTotal(vendorBytes(vendor) + model.bytes);
@@ -171,6 +172,18 @@ export function assembleRuntime(config, progress, { pyodide, host, backend, sess
   progress.finish();
   runtime.info = { runtime: host.runtime(), model: { id: model.id, version: model.version, name: model.name }, startup_ms: timings };
   return runtime;
+}
+
+/**
+ * The folder the runtime's files are served from: vendor.json's content-addressed `root`
+ * under the folder that holds vendor.json (tools/setup.py). Its URLs never change their
+ * bytes, so browsers cache them for good; vendor.json itself is revalidated.
+ * @param {URL} vendorDir the folder of vendor.json
+ * @param {object} vendor parsed vendor.json
+ * @returns {URL}
+ */
+export function vendorRoot(vendorDir, vendor) {
+  return new URL(vendor.root ?? '', vendorDir);
 }
 
 async function fetchVendor(vendorUrl) {

@@ -44,6 +44,17 @@ export function findModel(manifest, id) {
 }
 
 /**
+ * A model file's content-addressed URL, `<sha256>/<file>` under the models folder: its bytes
+ * never change, so browsers cache it for good (tools/serve.py, tools/build.py).
+ * @param {URL} modelsUrl folder of the manifest
+ * @param {{file: string, sha256: string}} model manifest entry
+ * @returns {URL}
+ */
+export function modelUrl(modelsUrl, model) {
+  return new URL(`${model.sha256}/${model.file}`, modelsUrl);
+}
+
+/**
  * Download a model file with progress and verify its size and sha256 against the manifest.
  * @param {URL} modelsUrl folder of the model files
  * @param {object} model manifest entry
@@ -51,7 +62,7 @@ export function findModel(manifest, id) {
  * @returns {Promise<Uint8Array>}
  */
 export async function fetchVerifiedModel(modelsUrl, model, onBytes = () => {}) {
-  const url = new URL(model.file, modelsUrl).href;
+  const url = modelUrl(modelsUrl, model).href;
   let response;
   try {
     response = await fetch(url);

@@ -10,8 +10,8 @@ const SW_URL = new URL('../sw.js', import.meta.url);
 
 /**
  * Register the service worker, once `after` has settled (so a first visit downloads the
- * runtime once, for the page, and the worker's install then revalidates it from the HTTP
- * cache instead of downloading it again alongside the boot).
+ * runtime once, for the page, and the worker's install then takes it from the HTTP cache
+ * instead of downloading it again alongside the boot).
  *
  * `?sw=off` in the page URL unregisters it instead: handy while editing app files (see
  * sw.js: otherwise run `npm run setup` and reload twice to see the edits).
