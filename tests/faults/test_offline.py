@@ -53,6 +53,7 @@ CORE = {
     "lib/worker.js",
     "vendor/vendor.json",
     "vendor/pyodide/pyodide.asm.wasm",
+    "vendor/bytecode/pyodide-snapshot.bin.gz",
     "vendor/ort/ort-wasm-simd-threaded.wasm",
     "models/manifest.json",
     "models/mobilenet_v2-fp32.onnx",
