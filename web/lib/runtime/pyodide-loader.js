@@ -159,9 +159,9 @@ export async function startInterpreterFromSnapshot(loadPyodide, downloads, { ven
  * loadPyodide, restoring a memory snapshot made by tools/make_snapshot.mjs with the same
  * Pyodide, stdlib zip and site files (see checkSnapshot). Pyodide 0.27's own restore only
  * copies the heap; the side modules numpy's import linked (its `.so` files) live outside it,
- * in the module's function table and JS linker state. So the restore is wrapped (recipe
- * proved under Node with this Pyodide; Emscripten 3.1.58 relinks a library whose C-side
- * handle record says "loaded" at the memory and table bases recorded there):
+ * in the module's function table and JS linker state. So the restore is wrapped (Emscripten
+ * 3.1.58 relinks a library whose C-side handle record says "loaded" at the memory and table
+ * bases recorded there):
  * 1. numpy's files and ours are written (the relink and later imports read them);
  * 2. the function table must be as long as when the snapshot was made (checkFunctionTable);
  * 3. Pyodide's restore copies the heap in;
@@ -397,13 +397,13 @@ export async function importHost(pyodide, { stdLibURL }, { vendorUrl, vendor }) 
  * Start downloading a vendor.json entry (`{file, sha256}`).
  * @returns {Download}
  */
-export function download(vendorUrl, entry) {
+function download(vendorUrl, entry) {
   const url = new URL(entry.file, vendorUrl).href;
   return { url, sha256: entry.sha256, bytes: fetchBytes(url).catch((err) => err) };
 }
 
 /** The downloaded bytes once their sha256 matches; a coded error naming the file if not. */
-export async function verified({ url, sha256, bytes }) {
+async function verified({ url, sha256, bytes }) {
   const data = await bytes;
   if (data instanceof Error) throw runtimeError(url, data);
   const digest = await sha256Hex(data);
@@ -479,7 +479,7 @@ export function writeFiles(pyodide, sitePackages, files) {
 }
 
 /** Inflate gzip bytes with the browser's own decompressor. */
-export async function gunzip(bytes) {
+async function gunzip(bytes) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
