@@ -32,7 +32,7 @@ const FACTORIES = {
   'python-only': bootOnly('./python-only/worker.js', 'python-only'),
   'ort-in-worker': bootOnly('./alternatives/ort-in-worker.js', 'ort-in-worker'),
   'ort-in-worker-parallel': bootOnly('./alternatives/ort-in-worker.js?parallel=1', 'ort-in-worker-parallel'),
-  snapshot: bootOnly('./alternatives/snapshot.js', 'snapshot'),
+  'no-snapshot': bootOnly('./alternatives/no-snapshot.js', 'no-snapshot'),
   // The peer library (Transformers.js) in its own worker, speaking plain-js's messages.
   'transformers-js': (options) => new PlainClassifier({ ...options, workerUrl: new URL('./transformers-js/worker.js', import.meta.url), name: 'transformers-js' }),
 };

@@ -517,24 +517,26 @@ def vendor_own_wheel(stamps: FileStamps) -> Path:
     return dst
 
 
+PYODIDE_INDEX = "pyodide/"  # Pyodide's folder in web/vendor/
 # vendor.json key -> file in web/vendor/bytecode/
 BYTECODE_FILES = {
     "stdlib": "python_stdlib.zip",
     "site_packages": "site-packages.zip",
-    "snapshot": "pyodide-snapshot.bin.gz",  # valid only with this folder's stdlib zip
     "site_bundle": "site-packages.bundle.gz",  # see build_site_bundle
+    "snapshot": "pyodide-snapshot.bin.gz",  # made from the two above and Pyodide's files
 }
 
 
 def vendor_bytecode(stamps: FileStamps, whl: Path, numpy_wheel: Path) -> tuple[dict, bool]:
-    """Precompile the modules the runtime imports, then snapshot Pyodide's booted heap.
+    """Precompile the modules the runtime imports, bundle them, then snapshot Pyodide's heap.
 
     Pyodide's stdlib and numpy ship sources only, so each page load used to compile them
-    (tools/compile_bytecode.mjs); the memory snapshot skips CPython's initialisation
-    (tools/make_snapshot.mjs), and is made from the bytecode stdlib zip it must boot with.
-    Both run under Node. Last, numpy's wheel, ours and the bytecode become one bundle
-    (:func:`build_site_bundle`). Rebuilt when Pyodide's files, the numpy wheel, our wheel or
-    a script change; returns vendor.json's ``bytecode`` entry and whether the files changed.
+    (tools/compile_bytecode.mjs). numpy's wheel, ours and the bytecode become one bundle
+    (:func:`build_site_bundle`). The memory snapshot (tools/make_snapshot.mjs) is Pyodide's
+    heap after it booted from the bytecode stdlib zip and imported our host module from the
+    bundle's files; it records those files' sha256s. The scripts run under Node. Rebuilt when
+    Pyodide's files, the numpy wheel, our wheel or a script change; returns vendor.json's
+    ``bytecode`` entry and whether the files changed.
     """
     out = VENDOR / "bytecode"
     script = ROOT / "tools" / "compile_bytecode.mjs"
@@ -545,6 +547,7 @@ def vendor_bytecode(stamps: FileStamps, whl: Path, numpy_wheel: Path) -> tuple[d
             whl,
             script,
             snapshot_script,
+            ROOT / "web" / "lib" / "runtime" / "pyodide-loader.js",  # the snapshot's layout
             ROOT / "models" / "manifest.json",
         ]
     )
@@ -570,22 +573,22 @@ def vendor_bytecode(stamps: FileStamps, whl: Path, numpy_wheel: Path) -> tuple[d
             ],
             "precompiling Python bytecode with Pyodide under Node",
         )
-        run(
-            [
-                "node",
-                str(snapshot_script),
-                str(VENDOR / "pyodide"),
-                str(out / BYTECODE_FILES["stdlib"]),
-                str(out / BYTECODE_FILES["snapshot"]),
-            ],
-            "making the Pyodide memory snapshot under Node",
-        )
         build_site_bundle(
             [
                 ("numpy", [numpy_wheel]),
                 ("edge_infer", [whl, out / BYTECODE_FILES["site_packages"]]),
             ],
             out / BYTECODE_FILES["site_bundle"],
+        )
+        run(
+            [
+                "node",
+                str(snapshot_script),
+                str(VENDOR),
+                PYODIDE_INDEX,
+                *(f"bytecode/{BYTECODE_FILES[k]}" for k in ("stdlib", "site_bundle", "snapshot")),
+            ],
+            "making the Pyodide memory snapshot under Node",
         )
         sums = {}
         for f in files:
@@ -762,7 +765,7 @@ def vendor_all(stamps: FileStamps) -> bool:
     manifest = {
         "pyodide": {
             "version": pyodide_version,
-            "index": "pyodide/",
+            "index": PYODIDE_INDEX,
             "site_packages": site_packages(lock),
         },
         "numpy": {
@@ -876,11 +879,10 @@ def build_precache(web: Path, models: Path) -> dict:
 def unused_by_default_boot(vendor: dict) -> set[str]:
     """Vendored files (paths relative to ``web/vendor``) that a default boot never fetches.
 
-    The installers' wheels, the plain stdlib zip the bytecode one replaces, the wheels and
-    bytecode zip the site bundle replaces, and the opt-in Pyodide snapshot: they stay in
-    ``web/vendor`` for the bench's startup alternatives, but the service worker does not
-    download them (10.8 MB). vendor.json carries the list as ``not_fetched_by_default``,
-    which the worker's progress total uses.
+    The installers' wheels, the plain stdlib zip the bytecode one replaces, and the wheels
+    and bytecode zip the site bundle replaces: they stay in ``web/vendor`` (the tests and
+    tools use them), but the service worker does not download them (6.4 MB). vendor.json
+    carries the list as ``not_fetched_by_default``, which the worker's progress total uses.
     """
     unused = {
         rel
@@ -893,8 +895,6 @@ def unused_by_default_boot(vendor: dict) -> set[str]:
     if "site_bundle" in bytecode:
         unused |= {vendor["numpy"]["file"], vendor["edge_infer"]["file"]}
         unused.add(bytecode["site_packages"]["file"])
-    if "snapshot" in bytecode:
-        unused.add(bytecode["snapshot"]["file"])
     return unused
 
 

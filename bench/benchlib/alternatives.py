@@ -25,8 +25,9 @@ from benchlib.stats import summarize
 ALTERNATIVES = {
     "shipped": (
         "product",
-        "onnxruntime-web in its own worker, Pyodide booting at once beside it; precompiled "
-        "bytecode, numpy and our package written from one bundle (extensions load on import)",
+        "onnxruntime-web in its own worker, Pyodide booting at once beside it from a memory "
+        "snapshot taken after our package's import (numpy's files and ours written from one "
+        "bundle, numpy's extensions relinked)",
     ),
     "ORT in this worker": (
         "ort-in-worker",
@@ -42,11 +43,11 @@ ALTERNATIVES = {
         "shipped, with the app's service worker registered after ready (as the app page "
         "does); the revisit waits until it is active, so it is served from its cache",
     ),
-    "snapshot": (
-        "snapshot",
-        "shipped, plus Pyodide's booted heap restored from a memory snapshot "
-        "(tools/make_snapshot.mjs), so CPython does not initialise; ORT's worker is started "
-        "by the inference worker",
+    "no snapshot": (
+        "no-snapshot",
+        "shipped, but without the memory snapshot: CPython initialises from the precompiled "
+        "stdlib, then numpy's files and ours are written and imported (the product's fallback); "
+        "ORT's worker is started by the inference worker",
     ),
     "floor: Python chain alone": (
         "python-only",
@@ -64,6 +65,8 @@ WITH_SERVICE_WORKER = {"service worker"}
 STAGES = (
     "pyodide_wait",
     "pyodide_boot",
+    "snapshot_files",
+    "snapshot_restore",
     "numpy_load",
     "package_install",
     "python_import",
@@ -147,8 +150,9 @@ def alternatives_markdown(section: dict) -> list[str]:
             f"## Startup alternatives: {title[visit]} ({section['loads']} each, interleaved)",
             "",
             "| alternative | ready p50 (ms) | ready p95 | vs shipped | Pyodide wait "
-            "| Pyodide boot | numpy load | package | Python import | Python chain done (at) |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| Pyodide boot | of which snapshot files | of which snapshot restore | numpy load "
+            "| package | Python import | Python chain done (at) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name, alt in alternatives.items():
             ready = alt[visit]["page_ready_ms"]

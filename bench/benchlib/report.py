@@ -9,6 +9,9 @@ from benchlib.analysis import STAGES
 STARTUP_LABELS = {
     "pyodide_wait": "Pyodide: import pyodide.mjs",
     "pyodide_boot": "Pyodide boot (loadPyodide)",
+    "snapshot_files": "of which: snapshot boot, numpy's files and ours",
+    "snapshot_restore": "of which: snapshot restore and relink",
+    "snapshot_attempt": "snapshot that could not be used",
     "numpy_load": "numpy load",
     "package_install": "package install",
     "python_import": "Python import",

@@ -49,7 +49,8 @@ UPDATE_JS = """async (timeoutMs) => {
 def core_files() -> set[str]:
     """The files a page and its workers load, at the URLs they load them from (the runtime
     and the model at their content-addressed ones): all must come from the same cache."""
-    root = json.loads((ROOT / "web" / "vendor" / "vendor.json").read_text())["root"]
+    vendor = json.loads((ROOT / "web" / "vendor" / "vendor.json").read_text())
+    root = vendor["root"]
     manifest = json.loads((MODELS / "manifest.json").read_text())
     model = next(m for m in manifest["models"] if m["id"] == manifest["default_model"])
     return {
@@ -59,6 +60,7 @@ def core_files() -> set[str]:
         "lib/worker.js",
         "vendor/vendor.json",
         f"vendor/{root}pyodide/pyodide.asm.wasm",
+        f"vendor/{root}{vendor['bytecode']['snapshot']['file']}",
         f"vendor/{root}ort/ort-wasm-simd-threaded.wasm",
         "models/manifest.json",
         f"models/{model['sha256']}/{model['file']}",

@@ -24,7 +24,9 @@ pytestmark = pytest.mark.browser
 VENDOR = ROOT / "web" / "vendor"
 VENDOR_JSON = json.loads((VENDOR / "vendor.json").read_text())
 # What the worker boots from (pyodide-loader.js): the precompiled stdlib and the site-packages
-# bundle (numpy, our package, bytecode) when setup made them. (The Pyodide snapshot is opt-in.)
+# bundle (numpy, our package, bytecode) when setup made them. Not the memory snapshot: the boot
+# goes on without it (test_snapshot_fallback.py). With it, Python imports nothing from the
+# stdlib zip, so the boot checks the zip's sha256 itself, and a truncated one must still fail.
 BYTECODE = VENDOR_JSON.get("bytecode", {})
 STDLIB = BYTECODE.get("stdlib", {}).get("file", "pyodide/python_stdlib.zip")
 SITE = BYTECODE.get("site_bundle", {}).get("file")

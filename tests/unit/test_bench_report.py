@@ -331,7 +331,7 @@ def test_startup_alternatives_each_booted_and_are_reported(bench):
     assert set(alternatives) == set(ALTERNATIVES)
     assert alternatives["shipped"]["pipeline"] == "product"
     assert alternatives["ORT in this worker"]["pipeline"] == "ort-in-worker"
-    assert alternatives["snapshot"]["pipeline"] == "snapshot"
+    assert alternatives["no snapshot"]["pipeline"] == "no-snapshot"
     # The floors: Python's chain without onnxruntime-web, and plain JS (no Python stages).
     assert {"floor: Python chain alone", "floor: plain JS"} <= set(alternatives)
     for name, alt in alternatives.items():
@@ -341,8 +341,14 @@ def test_startup_alternatives_each_booted_and_are_reported(bench):
             if name == "floor: plain JS":
                 assert alt[visit]["startup_ms"]["pyodide_boot"]["n"] == 0
                 continue
-            for stage in ("pyodide_boot", "numpy_load", "python_import", "python_done_at"):
+            for stage in ("pyodide_boot", "python_import", "python_done_at"):
                 assert is_number(alt[visit]["startup_ms"][stage]["median"]), (name, visit, stage)
+            # Booted from the memory snapshot, or the normal way (numpy's files written).
+            normal = name == "no snapshot"
+            stage = "numpy_load" if normal else "snapshot_restore"
+            assert is_number(alt[visit]["startup_ms"][stage]["median"]), (name, visit, stage)
+            other = "snapshot_restore" if normal else "numpy_load"
+            assert alt[visit]["startup_ms"][other]["n"] == 0, (name, visit, other)
     text = (bench["out"] / "latest.md").read_text()
     assert "## Startup alternatives: first visits" in text and "| ORT in this worker |" in text
     assert "## Startup alternatives: revisits" in text

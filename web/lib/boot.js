@@ -15,7 +15,7 @@ import { PythonHost } from './python-host.js';
 import { countFetchedBytes } from './runtime/fetch-progress.js';
 import { watchFetchFailures } from './runtime/fetch-watch.js';
 import { connectOrtWorker } from './runtime/ort-client.js';
-import { bootPyodide } from './runtime/pyodide-loader.js';
+import { bootPyodide, snapshotUrl } from './runtime/pyodide-loader.js';
 import { warmUpPython } from './warm-up.js';
 
 /** Progress stages, in the order they start (messages.js BootProgress). */
@@ -55,18 +55,20 @@ export async function readConfig(request, progress) {
   progress.setTotal(vendorBytes(vendor) + model.bytes);
   const isolated = self.crossOriginIsolated === true;
   const threads = threadPolicy(request.threads, { isolated, cores: navigator.hardwareConcurrency });
-  return { request, vendorUrl, modelsUrl, vendor, manifest, model, isolated, threads, t0, timings: {} };
+  return { request, vendorUrl, modelsUrl, vendor, manifest, model, isolated, threads, t0, timings: {}, notes: [] };
 }
 
 /**
  * A refused or corrupt runtime file fails the boot at once, named (see fetch-watch.js:
  * Pyodide would hang on a missing or corrupt pyodide.asm.wasm, which it never retries;
- * onnxruntime-web would not say which file it lacked).
+ * onnxruntime-web would not say which file it lacked). Not the memory snapshot: without it
+ * Python boots the normal way (pyodide-loader.js).
  * @returns {{failure: Promise<never>, stop: () => void}}
  */
 export function watchRuntimeFiles({ vendorUrl, vendor }) {
   const pyodideWasm = new URL(`${vendor.pyodide.index}pyodide.asm.wasm`, vendorUrl).href;
-  return watchFetchFailures((url) => url.startsWith(vendorUrl.href), { final: (url) => url === pyodideWasm });
+  const snapshot = snapshotUrl(vendorUrl, vendor);
+  return watchFetchFailures((url) => url.startsWith(vendorUrl.href) && url !== snapshot, { final: (url) => url === pyodideWasm });
 }
 
 /**
@@ -112,12 +114,13 @@ export function startOnnxruntimeChain({ request, vendorUrl, modelsUrl, vendor, m
 
 /**
  * Stage 3 (runs beside stage 2): Pyodide, numpy and our package, the Python host, and a
- * warm-up of Python's side of the image path.
+ * warm-up of Python's side of the image path. A boot without the memory snapshot adds why
+ * to the config's `notes`.
  * @param {typeof bootPyodide} [startPython] the Python chain's own stages (pyodide-loader.js)
  * @returns {Promise<{pyodide: object, python: PythonHost}>}
  */
-export async function startPythonChain({ vendorUrl, vendor, manifest, model, t0, timings }, progress, startPython = bootPyodide) {
-  const { pyodide, hostModule } = await startPython({ vendorUrl, vendor, timings, onStage: (stage) => progress.start(stage) });
+export async function startPythonChain({ vendorUrl, vendor, manifest, model, t0, timings, notes }, progress, startPython = bootPyodide) {
+  const { pyodide, hostModule } = await startPython({ vendorUrl, vendor, timings, notes, onStage: (stage) => progress.start(stage) });
   progress.done('pyodide', 'numpy', 'package');
   const python = new PythonHost(hostModule.BrowserHost(manifest.text));
   hostModule.destroy();
@@ -156,7 +159,7 @@ export async function settleChains([python, onnxruntime], watch) {
  */
 export function assembleRuntime(config, progress, { pyodide, host, backend, session }) {
   const { request, model, isolated, threads, t0, timings } = config;
-  const notes = [threads.note, backend.provider.note].filter(Boolean);
+  const notes = [threads.note, backend.provider.note, ...config.notes].filter(Boolean);
   host.setRuntime({
     pyodide: pyodide.version,
     onnxruntime_web: backend.version,
