@@ -65,6 +65,15 @@ def app_url():
     proc.wait(timeout=10)
 
 
+@pytest.fixture
+def logged_server():
+    """A dev server of its own that logs every request (``proc.log``), for cache tests."""
+    proc, url = start_server("--verbose")
+    yield proc, url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Launch Debian's Chromium; Playwright cannot download its own browsers here."""

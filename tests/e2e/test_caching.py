@@ -13,7 +13,7 @@ import re
 
 import chromium
 import pytest
-from conftest import READY_TIMEOUT_MS, start_server
+from conftest import READY_TIMEOUT_MS
 from helpers import CAT_LABELS, MANIFEST, ROOT, photo
 
 pytestmark = pytest.mark.browser
@@ -44,14 +44,6 @@ DIGEST_JS = """async (url) => {
         bytes: bytes.byteLength,
     };
 }"""
-
-
-@pytest.fixture
-def logged_server():
-    proc, url = start_server("--verbose")
-    yield proc, url
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def path_of(url: str) -> str:

@@ -8,7 +8,7 @@ import re
 import chromium
 import numpy as np
 import pytest
-from conftest import READY_TIMEOUT_MS, start_server
+from conftest import READY_TIMEOUT_MS
 from helpers import CAT_LABELS, photo
 from PIL import Image
 
@@ -87,14 +87,6 @@ def test_model_url_parameter(recorded, app_url):
     result = classify_file(page, "chelsea.png")
     assert result["model"]["id"] == OTHER_MODEL
     assert not model_requests(page, BOOT_MODEL)  # the default model was never downloaded
-
-
-@pytest.fixture
-def logged_server():
-    proc, url = start_server("--verbose")
-    yield proc, url
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def test_repeat_visit_does_not_download_the_model_again(playwright, logged_server, tmp_path):

@@ -222,7 +222,8 @@ def test_help_documents_the_labels_format_and_what_is_not_supported():
     assert proc.returncode == 0
     assert "one label per line" in proc.stdout
     assert "JSON list of strings" in proc.stdout
-    assert "not supported yet" in proc.stdout  # Python hooks
+    assert "Python hooks run in both hosts" in proc.stdout
+    assert "other packages are not supported yet" in proc.stdout
     assert "NHWC" in proc.stdout and "--output" in proc.stdout
 
 
@@ -639,14 +640,17 @@ def test_models_dir_must_be_the_manifests_folder(models_dir, src, tmp_path):
     ]  # fmt: skip
 
 
-def test_hooks_option_does_not_exist_yet(models_dir, src):
+def test_a_hook_that_fails_the_probe_is_refused_and_nothing_is_written(models_dir, src):
+    # The hook imports, but returns the pixels instead of the model's input tensor.
     model, labels = write(src / "c.onnx", GOOD), write(src / "l.txt", RGB_LABELS)
     hooks = write(src / "hooks.py", "def preprocess(pixels, spec):\n    return pixels\n")
     before = snapshot(models_dir)
     proc = run_cli("add-model", model, "--labels", labels, "--models-dir", models_dir,
                    "--python", hooks)  # fmt: skip
     assert proc.returncode == 2
-    assert "unrecognized arguments: --python" in proc.stderr
+    assert "the probe run on a generated" in proc.stderr
+    assert "c.hooks.py: preprocess returned shape" in proc.stderr
+    assert "the model's input is [1, 3, 32, 32]" in proc.stderr
     assert snapshot(models_dir) == before
 
 
