@@ -4,35 +4,15 @@
  * mode: the browser resamples to the resize size), so the two pipelines differ only in what
  * Python does: crop, normalisation, softmax and top-k are plain JavaScript here. No Pyodide.
  *
- * Messages: `{id, type: 'init'|'classify', payload}` in, `{id, ok, value|error}` out.
- * Classifications run one at a time, in arrival order (like the product's worker).
+ * Messages: bench/plain-protocol.js.
  */
 import { decodeToRGBA } from '/lib/decode.js';
+import { servePlainProtocol } from '../plain-protocol.js';
 import { cropOffsets, softmaxTopK, toNCHW } from './preprocess.js';
 
-let runtime = null; // Promise<Runtime>
-let queue = Promise.resolve();
-
-self.addEventListener('message', ({ data: { id, type, payload } }) => {
-  const job = type === 'init' ? init(payload) : enqueue(() => classify(payload));
-  job.then(
-    (value) => self.postMessage({ id, ok: true, value }),
-    (err) => self.postMessage({ id, ok: false, error: String(err?.message ?? err) }),
-  );
-});
-
-function enqueue(task) {
-  const job = queue.then(task);
-  queue = job.catch(() => {});
-  return job;
-}
+servePlainProtocol(boot, classifyWith);
 
 /** Load onnxruntime-web and the manifest's default model, then warm up once. */
-function init(options) {
-  runtime ??= boot(options);
-  return runtime.then((rt) => rt.info);
-}
-
 async function boot({ threads: requested, baseUrl }) {
   const t0 = performance.now();
   const timings = {};
@@ -93,11 +73,6 @@ async function warmUpImage() {
   ctx.fillStyle = '#c04020';
   ctx.fillRect(40, 30, 200, 150);
   return canvas.convertToBlob({ type: 'image/png' });
-}
-
-async function classify({ blob, topK }) {
-  if (!runtime) throw new Error('classify before init');
-  return classifyWith(await runtime, blob, topK);
 }
 
 /**

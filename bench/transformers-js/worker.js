@@ -15,32 +15,13 @@
  * - `/transformers-js-ort/`: the onnxruntime-web build it bundles (its own dependency's dist/);
  * - `/transformers-js-models/<id>/`: the model folder from bench/benchlib/peer_model.py.
  */
+import { servePlainProtocol } from '../plain-protocol.js';
 
 const MODEL_ID = 'mobilenet_v2-fp32';
 
-let runtime = null; // Promise<Runtime>
-let queue = Promise.resolve();
-
-self.addEventListener('message', ({ data: { id, type, payload } }) => {
-  const job = type === 'init' ? init(payload) : enqueue(() => classify(payload));
-  job.then(
-    (value) => self.postMessage({ id, ok: true, value }),
-    (err) => self.postMessage({ id, ok: false, error: String(err?.message ?? err) }),
-  );
-});
-
-function enqueue(task) {
-  const job = queue.then(task);
-  queue = job.catch(() => {});
-  return job;
-}
+servePlainProtocol(boot, classifyWith);
 
 /** Import Transformers.js and create the pipeline (no warm-up: the library does none). */
-function init(options) {
-  runtime ??= boot(options);
-  return runtime.then((rt) => rt.info);
-}
-
 async function boot({ threads: requested, baseUrl }) {
   const t0 = performance.now();
   const timings = {};
@@ -93,11 +74,6 @@ async function boot({ threads: requested, baseUrl }) {
   };
   rt.info = { runtime: rt.runtime, model: { id: MODEL_ID }, startup_ms: timings };
   return rt;
-}
-
-async function classify({ blob, topK }) {
-  if (!runtime) throw new Error('classify before init');
-  return classifyWith(await runtime, blob, topK);
 }
 
 /**
