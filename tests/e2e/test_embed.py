@@ -971,6 +971,22 @@ def test_dist_ships_verified_precompressed_copies(dist):
     assert wasm in checked
 
 
+def classify_a_photo_on_the_page(browser, url: str, *, isolated: bool, threads: int) -> None:
+    """Open the served app in a new context, classify a photo through the file input, and
+    check the isolation and threads its server's headers give."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
+    assert page.evaluate("crossOriginIsolated") is isolated
+    page.set_input_files("#file-input", str(photo("chelsea.png")))
+    page.wait_for_selector("#results .result[data-state='done']", timeout=READY_TIMEOUT_MS)
+    result = json.loads(page.get_attribute("#results .result", "data-result"))
+    assert result["label"] in CAT_LABELS
+    assert result["runtime"]["threads"] == threads
+    context.close()
+
+
 def test_dist_served_by_plain_http_server_classifies(dist, browser):
     proc, match = start_process(
         [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "-d", str(dist)],
@@ -988,17 +1004,7 @@ def test_dist_served_by_plain_http_server_classifies(dist, browser):
             with urllib.request.urlopen(url + rel) as response:
                 assert wanted in response.headers["Content-Type"], rel
                 assert response.headers["Cross-Origin-Opener-Policy"] is None
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
-        assert page.evaluate("crossOriginIsolated") is False
-        page.set_input_files("#file-input", str(photo("chelsea.png")))
-        page.wait_for_selector("#results .result[data-state='done']", timeout=READY_TIMEOUT_MS)
-        result = json.loads(page.get_attribute("#results .result", "data-result"))
-        assert result["label"] in CAT_LABELS
-        assert result["runtime"]["threads"] == 1
-        context.close()
+        classify_a_photo_on_the_page(browser, url, isolated=False, threads=1)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -1075,17 +1081,7 @@ def test_dist_served_by_nginx_with_the_snippet_gets_threads(dist, browser, tmp_p
         with urllib.request.urlopen(url + wasm) as response:
             assert response.headers["Content-Encoding"] is None
             assert response.read() == (dist / wasm).read_bytes()
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_selector("body[data-state='ready']", timeout=READY_TIMEOUT_MS)
-        assert page.evaluate("crossOriginIsolated") is True
-        page.set_input_files("#file-input", str(photo("chelsea.png")))
-        page.wait_for_selector("#results .result[data-state='done']", timeout=READY_TIMEOUT_MS)
-        result = json.loads(page.get_attribute("#results .result", "data-result"))
-        assert result["label"] in CAT_LABELS
-        assert result["runtime"]["threads"] == 2
-        context.close()
+        classify_a_photo_on_the_page(browser, url, isolated=True, threads=2)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
