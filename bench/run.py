@@ -12,15 +12,17 @@ manifest model (size, load, steady inference at 1 and 2 threads, agreement with 
 fp32) in both hosts. The memory section classifies ``--memory-runs`` times in one page and
 judges heap growth. The peer section measures Transformers.js on our model beside edge-infer
 and plain JS (first result of an image dropped at navigation start, steady per image,
-agreement). The product's pages also time ``--exact-runs`` classifications in exact
-preprocessing mode.
+agreement). The network section times first visits of edge-infer and plain JS over an
+emulated 50 Mbit/s network and reports the bytes they transferred. The product's pages also
+time ``--exact-runs`` classifications in exact preprocessing mode.
 
     .venv/bin/python bench/run.py [--quick | --smoke] [--runs N] [--exact-runs N] [--loads N]
                                   [--ready-runs N] [--out DIR] [--images NAME ...]
                                   [--threads N ...] [--no-results-log]
                                   [--no-models] [--model-runs N] [--no-memory] [--memory-runs N]
                                   [--no-peer] [--peer-loads N] [--peer-runs N]
-                                  [--only {models,memory,alternatives,peer}]
+                                  [--no-network] [--network-loads N]
+                                  [--only {models,memory,alternatives,peer,network}]
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from benchlib.models import (
 )
 from benchlib.models_report import models_md, models_section
 from benchlib.native import native_config, native_versions
+from benchlib.network import measure_network, network_md, network_targets
 from benchlib.peer import PeerPlan, measure_peer, peer_mounts, peer_plan, peer_targets
 from benchlib.peer_model import write_model_folder
 from benchlib.report import (
@@ -108,7 +111,7 @@ SMOKE = {
 THREADS = (1, 2)
 BROWSER_PIPELINES = ("product", "plain-js")
 # The sections --only can pick, each with a --no-<name>.
-SECTIONS = ("models", "memory", "alternatives", "peer")
+SECTIONS = ("models", "memory", "alternatives", "peer", "network")
 
 
 def log(message: str) -> None:
@@ -188,6 +191,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(on by default)",
     )
     ap.add_argument(
+        "--network",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="first visits of edge-infer and plain JS over an emulated 50 Mbit/s network, "
+        "with bytes transferred (on by default)",
+    )
+    ap.add_argument(
         "--only", choices=SECTIONS, help="run only this section (writes only its report)"
     )
     ap.add_argument("--model-runs", type=int, help="steady runs per model and thread count (30)")
@@ -201,17 +211,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--peer-loads", type=int, help="first visits (each with a revisit) per peer pipeline (5)"
     )
     ap.add_argument("--peer-runs", type=int, help="steady runs per peer pipeline and image (30)")
+    ap.add_argument(
+        "--network-loads",
+        type=int,
+        help="throttled first visits per pipeline in the network section (5; quick: 1)",
+    )
     args = ap.parse_args(argv)
     if args.smoke:
         args.quick = True
-        args.models = args.memory = args.alternatives = args.peer = False
+        args.models = args.memory = args.alternatives = args.peer = args.network = False
         args.images = args.images or ["1024x768"]
         args.threads = args.threads or [2]
     args.images = args.images or list(SIZES)
     args.threads = sorted(set(args.threads or THREADS))
     if args.only and not getattr(args, args.only):
         ap.error(f"--only {args.only} contradicts --no-{args.only}")
-    for key in ("model_runs", "memory_runs", "alt_loads", "peer_loads", "peer_runs"):
+    counts = ("model_runs", "memory_runs", "alt_loads", "peer_loads", "peer_runs", "network_loads")
+    for key in counts:
         if getattr(args, key) is not None and getattr(args, key) < 1:
             ap.error(f"--{key.replace('_', '-')} is too small: {getattr(args, key)}")
     preset = SMOKE if args.smoke else QUICK if args.quick else FULL
@@ -272,6 +288,10 @@ def run_browser(
                 loads = args.alt_loads or (1 if args.quick else 5)
                 log(f"startup alternatives: {loads} first visits and revisits each")
                 out["alternatives"] = measure_alternatives(browser, base_url, loads, log)
+            if wants(args, "network"):
+                loads = args.network_loads or (1 if args.quick else 5)
+                log(f"network: {loads} throttled first visits per pipeline")
+                out["network"] = measure_network(browser, base_url, loads, log)
             if pplan:
                 out["peer"] = run_peer(browser, base_url, pplan, args.out / "inputs", images)
             if memplan:
@@ -378,6 +398,7 @@ def assemble(args, machine, images, browser: dict, native: list[dict]) -> dict:
     loads = browser["pairs"]["first_visit"] + browser["pairs"]["revisit"]
     loads += [load for c in configs if c["pipeline"] == "product" for load in c["loads"]]
     cold = cold_start_section(browser["pairs"])
+    ttr = time_to_ready_section(browser["pairs"])
     longest_load = max(load["longest_task_ms"] for load in loads)
     report = {
         "schema_version": 1,
@@ -392,7 +413,7 @@ def assemble(args, machine, images, browser: dict, native: list[dict]) -> dict:
         },
         "inputs": {name: image.facts() for name, image in images.items()},
         "cold_start": cold,
-        "time_to_ready": time_to_ready_section(browser["pairs"]),
+        "time_to_ready": ttr,
         "steady_state": product,
         "steady_state_exact": [
             summarize_exact(c)
@@ -401,7 +422,7 @@ def assemble(args, machine, images, browser: dict, native: list[dict]) -> dict:
         ],
         "baselines": {"plain_js": plain, "native": [summarize_config(c) for c in native]},
         "throughput": throughput,
-        "targets": build_targets(summaries, throughput, cold, longest_load),
+        "targets": build_targets(summaries, throughput, ttr, longest_load),
         "raw": {"browser_configs": configs, "native_configs": native},
     }
     return report
@@ -419,6 +440,8 @@ def report_markdown(report: dict) -> str:
             parts += [memory_md(report["memory"]), "## Targets", targets_md(report["targets"])]
         if "peer" in report:
             parts += [peer_md(report["peer"]), "## Targets", targets_md(report["targets"])]
+        if "network" in report:
+            parts += [network_md(report["network"]), "## Targets", targets_md(report["targets"])]
         text = "\n\n".join(filter(None, parts)) + "\n"
     if "alternatives" in report:
         text += "\n" + "\n".join(alternatives_markdown(report["alternatives"]))
@@ -466,6 +489,8 @@ def section_only_report(args, machine: dict, browser: dict, section: dict) -> di
         report["targets"] = memory_targets(section)
     if args.only == "peer":
         report["targets"] = peer_targets(section)
+    if args.only == "network":
+        report["targets"] = network_targets(section)
     return report
 
 
@@ -495,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     sections["memory"] = browser.get("memory")
     sections["alternatives"] = browser.get("alternatives")
     sections["peer"] = browser.get("peer")
+    sections["network"] = browser.get("network")
     if args.only:
         report = section_only_report(args, machine, browser, sections[args.only])
     else:
@@ -505,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
             report["targets"] += memory_targets(sections["memory"])
         if sections["peer"]:
             report["targets"] += peer_targets(sections["peer"])
+        if sections["network"]:
+            report["targets"] += network_targets(sections["network"])
     report["options"].update(
         models=args.models,
         model_runs=mplan.runs if mplan else None,
@@ -512,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         memory_runs=memplan.runs if memplan else None,
         alternatives=args.alternatives,
         peer=args.peer,
+        network=args.network,
     )
     report["machine"]["duration_s"] = round(time.monotonic() - started, 1)
     text = write_outputs(report, args.out)

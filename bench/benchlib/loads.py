@@ -3,6 +3,8 @@
 Each pair runs in its own new on-disk browser profile, like a real user's browser: an
 in-memory (incognito) context keeps no cache entry as large as Pyodide's or onnxruntime's
 .wasm (both were downloaded again on every reload), and gets no V8 code cache for them.
+The product's pairs alternate with the plain-JS pipeline's, whose time to ready is the
+baseline of the startup targets; every load records the bytes it transferred.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ from benchlib.browser import (
 )
 from benchlib.idle import wait_for_chromium_idle, wait_for_code_cache
 from benchlib.stats import summarize
+from benchlib.wire import WireLog
+
+# The pipeline whose loads are the baseline of time to ready.
+BASELINE = "plain-js"
 
 
-def measure_load(harness: Harness) -> dict:
-    """Wait for ready and collect the load's timings, long tasks and response statuses."""
+def measure_load(harness: Harness, wire: WireLog | None = None) -> dict:
+    """Wait for ready and collect the load's timings, long tasks, statuses (and ``wire``)."""
     info = harness.ready()
     tasks = harness.long_tasks(0.0, info["page_ready_ms"])
     return {
+        **({"wire": wire.summary()} if wire else {}),
         "page_ready_ms": info["page_ready_ms"],
         "startup_ms": info["startup_ms"],
         "threads": info["runtime"].get("threads"),
@@ -56,35 +63,42 @@ def persistent_profile(browser):
             context.close()
 
 
-def visit_pair(browser, base_url: str) -> tuple[dict, dict]:
+def visit_pair(browser, base_url: str, pipeline: str = "product") -> tuple[dict, dict]:
     """One first visit in a new on-disk profile (empty caches), then one reload (revisit).
 
     The reload waits for V8 to write its code caches (benchlib.idle.wait_for_code_cache).
     """
     with persistent_profile(browser) as (context, idle):
-        harness = Harness.open(context, base_url, "product")
-        first = {**measure_load(harness), "browser_idle": idle}
+        wire = WireLog(context)
+        harness = Harness.open(context, base_url, pipeline)
+        first = {**measure_load(harness, wire), "browser_idle": idle}
         wait_for_code_cache()
+        wire.clear()
         harness.reload()
-        return first, measure_load(harness)
+        return first, measure_load(harness, wire)
 
 
 def visit_pairs(browser, base_url: str, count: int, log=print) -> dict:
-    """``count`` first visits, each followed by one revisit (a reload in the same context).
+    """``count`` first visits, each followed by one revisit, for the product and the baseline.
 
-    A pair whose page fails to load is retried once (files in ``web/`` can change under a
-    long run); the failure is kept in ``errors``.
+    The pipelines alternate pair by pair. A pair whose page fails to load is retried once
+    (files in ``web/`` can change under a long run); the failure is kept in ``errors``.
+    Returns the product's ``first_visit`` and ``revisit`` loads, ``errors``, and the
+    baseline's loads under ``baseline``.
     """
-    first, revisit, errors = [], [], []
+    out = {"first_visit": [], "revisit": [], "errors": []}
+    base = {"pipeline": BASELINE, "first_visit": [], "revisit": []}
     for i in range(count):
-        pair = retry_once(lambda: visit_pair(browser, base_url), errors, log)
-        first.append(pair[0])
-        revisit.append(pair[1])
-        log(
-            f"  load {i + 1}/{count}: first visit {pair[0]['page_ready_ms']:.0f} ms, "
-            f"revisit {pair[1]['page_ready_ms']:.0f} ms"
-        )
-    return {"first_visit": first, "revisit": revisit, "errors": errors}
+        for pipeline, into in (("product", out), (BASELINE, base)):
+            measure = lambda p=pipeline: visit_pair(browser, base_url, p)  # noqa: E731
+            pair = retry_once(measure, out["errors"], log)
+            into["first_visit"].append(pair[0])
+            into["revisit"].append(pair[1])
+            log(
+                f"  load {i + 1}/{count} {pipeline}: first visit {pair[0]['page_ready_ms']:.0f} "
+                f"ms, revisit {pair[1]['page_ready_ms']:.0f} ms"
+            )
+    return {**out, "baseline": base}
 
 
 def retry_once(measure, errors: list[str], log=print):
@@ -122,9 +136,27 @@ def cold_start_section(pairs: dict) -> dict:
 
 
 def time_to_ready_section(pairs: dict) -> dict:
-    """The ``time_to_ready`` section: page time to ready, median and p95, per visit kind."""
+    """The ``time_to_ready`` section: page time to ready, median and p95, per visit kind.
+
+    The product's figures are at the top level; the baseline's under ``baseline``, with the
+    bytes each visit kind transferred (median over loads) for both.
+    """
     out = {"loads": len(pairs["first_visit"])}
+    baseline = pairs.get("baseline")
+    if baseline:
+        out["baseline"] = {"pipeline": baseline["pipeline"]}
     for kind in ("first_visit", "revisit"):
-        values = [s["page_ready_ms"] for s in pairs[kind]]
-        out[kind] = {**summarize(values), "samples_ms": values}
+        out[kind] = _ready(pairs[kind])
+        if baseline:
+            out["baseline"][kind] = _ready(baseline[kind])
     return out
+
+
+def _ready(loads: list[dict]) -> dict:
+    values = [s["page_ready_ms"] for s in loads]
+    wire = [s["wire"]["bytes"] for s in loads if "wire" in s]
+    return {
+        **summarize(values),
+        "samples_ms": values,
+        **({"wire_bytes": summarize(wire)} if wire else {}),
+    }

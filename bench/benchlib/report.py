@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchlib.analysis import STAGES
+from benchlib.network import network_md
+from benchlib.stats import ratio
 
 STARTUP_LABELS = {
     "pyodide_wait": "Pyodide: import pyodide.mjs",
@@ -131,12 +133,26 @@ def cold_start_md(cold: dict) -> str:
 
 
 def time_to_ready_md(ttr: dict) -> str:
-    """Time to ready over many loads: median and p95."""
-    rows = [
-        [kind.replace("_", " "), fmt(ttr[kind]["median"]), fmt(ttr[kind]["p95"])]
-        for kind in ("first_visit", "revisit")
-    ]
-    return table([f"time to ready, {ttr['loads']} loads (ms)", "median", "p95"], rows)
+    """Time to ready over many loads: median and p95, ours beside the baseline, and bytes."""
+    base = ttr.get("baseline")
+    rows = []
+    for kind in ("first_visit", "revisit"):
+        ours = ttr[kind]
+        row = [kind.replace("_", " "), fmt(ours["median"]), fmt(ours["p95"]), _mb(ours)]
+        if base:
+            theirs = base[kind]
+            rel = ratio(ours["median"], theirs["median"])
+            row += [fmt(theirs["median"]), fmt(theirs["p95"]), _mb(theirs), fmt(rel, 2)]
+        rows.append(row)
+    header = [f"time to ready, {ttr['loads']} loads (ms)", "median", "p95", "MB transferred"]
+    if base:
+        header += [f"{base['pipeline']} median", "p95", "MB transferred", "ours / theirs"]
+    return table(header, rows)
+
+
+def _mb(ready: dict) -> str:
+    wire = ready.get("wire_bytes", {}).get("median")
+    return "–" if wire is None else f"{wire / 1e6:.2f}"
 
 
 def steady_md(summaries: list[dict], image: str) -> str:
@@ -381,6 +397,7 @@ def markdown(report: dict) -> str:
         throughput_md(report["throughput"]),
         *([memory_md(report["memory"])] if "memory" in report else []),
         *([peer_md(report["peer"])] if "peer" in report else []),
+        *([network_md(report["network"])] if "network" in report else []),
         "## Targets",
         targets_md(report["targets"]),
     ]
