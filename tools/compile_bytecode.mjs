@@ -10,16 +10,20 @@
  * host once (boot, fast and exact preprocessing, postprocessing) and writes the bytecode of
  * every module that pulled in:
  *
- *   <out>/python_stdlib.zip   Pyodide's stdlib zip, every entry kept, plus `<module>.pyc`
- *                             next to each imported module (zipimport's layout). The worker
- *                             passes it to loadPyodide as `stdLibURL`.
+ *   <out>/python_stdlib.zip   only `<module>.pyc` of each imported stdlib module, without
+ *                             sources (zipimport imports them sourceless). The worker passes
+ *                             it to loadPyodide as `stdLibURL`; a model with Python hooks
+ *                             adds Pyodide's whole stdlib zip beside it (installFullLibrary).
  *   <out>/site-packages.zip   `__pycache__/*.pyc` for numpy and edge_infer, unpacked into
  *                             site-packages before the first import.
+ *   <out>/site-imports.json   `{"files": [...]}`: every imported site-packages file (sources
+ *                             and numpy's linked `.so`), relative to site-packages; setup
+ *                             keeps only these of numpy's wheel in the site bundle.
  *
- * The .pyc files are *checked* hash-based pycs (PEP 552): Python hashes the source and
- * compiles it instead when they differ, so a stale file costs speed, never correctness.
- * Output is byte-reproducible (sorted entries, fixed timestamps). tools/setup.py runs this
- * when any input changes.
+ * The site-packages .pyc files are *checked* hash-based pycs (PEP 552): Python hashes the
+ * source and compiles it instead when they differ, so a stale file costs speed, never
+ * correctness. Output is byte-reproducible (sorted entries, fixed timestamps).
+ * tools/setup.py runs this when any input changes.
  */
 import { readFileSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -57,7 +61,7 @@ host.destroy();
 hostModule.destroy();
 
 pyodide.runPython(String.raw`
-import importlib.util, io, site, sys, zipfile
+import importlib.util, io, json, site, sys, zipfile
 from importlib._bootstrap_external import _code_to_hash_pyc
 
 STDLIB_ZIP = f"/lib/python{sys.version_info.major}{sys.version_info.minor}.zip"
@@ -75,23 +79,23 @@ def entry(name: str) -> zipfile.ZipInfo:
     info.external_attr = 0o644 << 16
     return info
 
-origins = sorted({
+all_origins = sorted({
     m.__spec__.origin for m in list(sys.modules.values())
     if getattr(m, "__spec__", None) and isinstance(m.__spec__.origin, str)
-    and m.__spec__.origin.endswith(".py")
 })
+origins = [o for o in all_origins if o.endswith(".py")]
 
 stdlib_in = zipfile.ZipFile(STDLIB_ZIP)
 stdlib_members = set(stdlib_in.namelist())
 stdlib_pyc = {o[len(STDLIB):] for o in origins if o.startswith(STDLIB)} & stdlib_members
 out = io.BytesIO()
 with zipfile.ZipFile(out, "w") as z:
-    for name in sorted(stdlib_members | {n[:-3] + ".pyc" for n in stdlib_pyc}):
-        if name.endswith(".pyc") and name[:-1] in stdlib_pyc:
-            z.writestr(entry(name), pyc(stdlib_in.read(name[:-1]), STDLIB + name[:-1]))
-        else:
-            z.writestr(entry(name), stdlib_in.read(name))
+    for name in sorted(stdlib_pyc):
+        z.writestr(entry(name + "c"), pyc(stdlib_in.read(name), STDLIB + name))
 stdlib_zip = out.getvalue()
+site_imports = json.dumps(
+    {"files": [o[len(SITE):] for o in all_origins if o.startswith(SITE)]}, indent=0
+).encode()
 
 out = io.BytesIO()
 site_origins = [o for o in origins if o.startswith(SITE)]
@@ -104,7 +108,7 @@ counts = (len(stdlib_pyc), len(site_origins))
 `);
 
 mkdirSync(outDir, { recursive: true });
-for (const [name, key] of [['python_stdlib.zip', 'stdlib_zip'], ['site-packages.zip', 'site_zip']]) {
+for (const [name, key] of [['python_stdlib.zip', 'stdlib_zip'], ['site-packages.zip', 'site_zip'], ['site-imports.json', 'site_imports']]) {
   const tmp = `${outDir}/.${name}.tmp`;
   writeFileSync(tmp, pyodide.globals.get(key).toJs());
   renameSync(tmp, `${outDir}/${name}`);

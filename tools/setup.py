@@ -552,7 +552,8 @@ def vendor_bytecode(stamps: FileStamps, whl: Path, numpy_wheel: Path) -> tuple[d
         ]
     )
     inputs_key = sha256_files(
-        [p for p in inputs if p.is_file()], extra=f"site-bundle-{SITE_BUNDLE_FORMAT}"
+        [p for p in inputs if p.is_file()],
+        extra=f"site-bundle-{SITE_BUNDLE_FORMAT}-{SITE_BUNDLE_CONTENT}",
     )
     old = read_stamp("bytecode")
     files = [out / name for name in BYTECODE_FILES.values()]
@@ -573,10 +574,11 @@ def vendor_bytecode(stamps: FileStamps, whl: Path, numpy_wheel: Path) -> tuple[d
             ],
             "precompiling Python bytecode with Pyodide under Node",
         )
+        imports = out / "site-imports.json"
         build_site_bundle(
             [
-                ("numpy", [numpy_wheel]),
-                ("edge_infer", [whl, out / BYTECODE_FILES["site_packages"]]),
+                ("numpy", [numpy_wheel], numpy_runtime_files(imports)),
+                ("edge_infer", [whl, out / BYTECODE_FILES["site_packages"]], None),
             ],
             out / BYTECODE_FILES["site_bundle"],
         )
@@ -608,10 +610,25 @@ def vendor_bytecode(stamps: FileStamps, whl: Path, numpy_wheel: Path) -> tuple[d
 
 
 SITE_BUNDLE_FORMAT = 1  # bump when build_site_bundle's output changes
+SITE_BUNDLE_CONTENT = 2  # bump when what goes into the bundle changes
 
 
-def build_site_bundle(parts: list[tuple[str, list[Path]]], dst: Path) -> None:
-    """Write every file of ``parts``' archives as one gzipped bundle the worker writes at once.
+def numpy_runtime_files(imports: Path) -> set[str]:
+    """The files of numpy's wheel the runtime needs.
+
+    They are its imported modules and the extensions it linked (their bytecode comes from
+    site-packages.zip). The rest of the wheel (tests,
+    numpy.random, numpy.fft, ...) comes only with a model's Python hooks (installFullLibrary
+    in web/lib/runtime/pyodide-loader.js), so the default boot downloads less.
+    """
+    return set(json.loads(imports.read_text())["files"])
+
+
+def build_site_bundle(parts: list[tuple[str, list[Path], set[str] | None]], dst: Path) -> None:
+    """Write ``parts``' archives as one gzipped bundle the worker writes at once.
+
+    A part's set, if any, names the files it keeps (paths in the archive); dist-info always
+    stays.
 
     Unpacking numpy's wheel, ours and the bytecode zip with ``pyodide.unpackArchive`` runs
     Python's zipfile in WebAssembly, a few hundred ms per boot; the worker writes a bundle's
@@ -622,12 +639,15 @@ def build_site_bundle(parts: list[tuple[str, list[Path]]], dst: Path) -> None:
     reproducible: archive order is kept and the gzip header has no time.
     """
     index, data = [], bytearray()
-    for name, archives in parts:
+    for name, archives, keep in parts:
         files = []
         for archive in archives:
             with zipfile.ZipFile(archive) as z:
                 for info in z.infolist():
                     if info.is_dir():
+                        continue
+                    dist_info = ".dist-info/" in info.filename
+                    if keep is not None and info.filename not in keep and not dist_info:
                         continue
                     content = z.read(info)
                     files.append([info.filename, len(data), len(content)])

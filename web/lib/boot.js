@@ -15,7 +15,7 @@ import { PythonHost } from './python-host.js';
 import { countFetchedBytes } from './runtime/fetch-progress.js';
 import { watchFetchFailures } from './runtime/fetch-watch.js';
 import { connectOrtWorker } from './runtime/ort-client.js';
-import { bootPyodide, snapshotUrl } from './runtime/pyodide-loader.js';
+import { bootPyodide, installFullLibrary, snapshotUrl } from './runtime/pyodide-loader.js';
 import { warmUpPython } from './warm-up.js';
 
 /** Progress stages, in the order they start (messages.js BootProgress). */
@@ -169,7 +169,16 @@ export function assembleRuntime(config, progress, { pyodide, host, backend, sess
     cross_origin_isolated: isolated,
     notes,
   });
-  const runtime = new InferenceRuntime({ pyodide, python: host, backend, manifest: config.manifest.data, modelsUrl: config.modelsUrl, cache: request.cache, debug: request.debug });
+  const runtime = new InferenceRuntime({
+    pyodide,
+    python: host,
+    backend,
+    manifest: config.manifest.data,
+    modelsUrl: config.modelsUrl,
+    cache: request.cache,
+    debug: request.debug,
+    installLibrary: () => installFullLibrary(pyodide, config),
+  });
   runtime.addSession(model, session);
   timings.ready = round(performance.now() - t0);
   progress.finish();

@@ -21,14 +21,20 @@ export class InferenceRuntime {
    * @param {URL} parts.modelsUrl where the model files are
    * @param {{maxModels: number, maxBytes: number}} parts.cache session cache bounds
    * @param {boolean} parts.debug PyProxies are counted and the `crash` hook is honoured
+   * @param {() => Promise<void>} parts.installLibrary makes the whole stdlib and numpy
+   *   importable (the boot brings only what the runtime imports); run before the first model
+   *   with Python hooks is added
    */
-  constructor({ pyodide, python, backend, manifest, modelsUrl, cache, debug }) {
+  constructor({ pyodide, python, backend, manifest, modelsUrl, cache, debug, installLibrary }) {
     this.pyodide = pyodide;
     this.python = python;
     this.backend = backend;
     this.manifest = manifest;
     this.modelsUrl = modelsUrl;
     this.debug = debug;
+    this.installLibrary = installLibrary;
+    /** @type {Promise<void> | null} the whole library, installed once (installLibrary) */
+    this.fullLibrary = null;
     this.cache = new SessionCache({ ...cache, onEvict: (entry) => this.#release(entry) });
     /** @type {Map<string, object>} model id -> session, as registered with Python */
     this.sessions = new Map();
@@ -55,6 +61,7 @@ export class InferenceRuntime {
     const model = findModel(this.manifest, modelId);
     const { cached } = await this.cache.acquire(model, async () => {
       const hooks = model.hooks ? await fetchVerifiedHooks(this.modelsUrl, model) : null;
+      if (hooks) await this.#installFullLibrary();
       const bytes = await fetchVerifiedModel(this.modelsUrl, model, onBytes);
       const session = await this.backend.createSession(bytes, model);
       this.#register(model, session, hooks);
@@ -126,6 +133,15 @@ export class InferenceRuntime {
     const result = this.queue.then(job);
     this.queue = result.catch(() => {});
     return result;
+  }
+
+  /** The whole library for Python hooks, installed once; a failed install is tried again. */
+  #installFullLibrary() {
+    this.fullLibrary ??= this.installLibrary().catch((err) => {
+      this.fullLibrary = null;
+      throw err;
+    });
+    return this.fullLibrary;
   }
 
   #register(model, session, hooks) {

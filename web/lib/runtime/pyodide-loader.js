@@ -20,6 +20,10 @@
  *    the extension modules `import numpy` needs are compiled, when it imports them, and no
  *    Python unzips anything;
  * 5. importHost: `import edge_infer.hosts.browser` (already done in a restored heap).
+ *
+ * The boot brings only what the runtime imports: the stdlib modules and numpy's files it
+ * needs (tools/compile_bytecode.mjs records them). A model's Python hooks may import anything,
+ * so adding one first installs the whole library (installFullLibrary).
  */
 import { EdgeInferError, ErrorCode } from '../errors.js';
 import { fetchBytes, sha256Hex } from './fetch-progress.js';
@@ -386,6 +390,42 @@ export async function importHost(pyodide, { stdLibURL }, { vendorUrl, vendor }) 
     // what we need is the likely culprit, and the error should name it.
     throw (await findCorruptBootFile(vendorUrl, vendor, stdLibURL)) ?? err;
   }
+}
+
+/** Where installFullLibrary puts Pyodide's whole stdlib zip (after the runtime's own). */
+const FULL_STDLIB = '/lib/python3-full-stdlib.zip';
+
+/**
+ * Make the whole standard library and all of numpy importable, for a model's Python hooks:
+ * Pyodide's stdlib zip goes on `sys.path` after the runtime's pruned one, and numpy's wheel
+ * is unpacked over site-packages. Both are verified against vendor.json first. Run once per
+ * worker (the caller keeps the promise); the default boot never needs it.
+ * @param {object} pyodide
+ * @param {{vendorUrl: URL, vendor: object}} runtime files
+ * @returns {Promise<void>}
+ */
+export async function installFullLibrary(pyodide, { vendorUrl, vendor }) {
+  const stdlibFile = `${vendor.pyodide.index}python_stdlib.zip`;
+  const stdlib = download(vendorUrl, { file: stdlibFile, sha256: vendor.files[stdlibFile].sha256 });
+  const numpy = download(vendorUrl, vendor.numpy);
+  const [stdlibZip, numpyWheel] = await Promise.all([verified(stdlib), verified(numpy)]);
+  addFullLibrary(pyodide, vendor.pyodide.site_packages, stdlibZip, numpyWheel);
+}
+
+/**
+ * The file system part of installFullLibrary, given the verified bytes.
+ * @param {object} pyodide
+ * @param {string} sitePackages
+ * @param {Uint8Array} stdlibZip Pyodide's whole stdlib zip
+ * @param {Uint8Array} numpyWheel numpy's wheel
+ */
+export function addFullLibrary(pyodide, sitePackages, stdlibZip, numpyWheel) {
+  pyodide.FS.writeFile(FULL_STDLIB, stdlibZip, { canOwn: true });
+  pyodide.unpackArchive(numpyWheel, 'wheel', { extractDir: sitePackages });
+  pyodide.runPython(`import importlib, sys
+if ${JSON.stringify(FULL_STDLIB)} not in sys.path:
+    sys.path.append(${JSON.stringify(FULL_STDLIB)})
+importlib.invalidate_caches()`);
 }
 
 /**
