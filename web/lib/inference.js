@@ -6,6 +6,7 @@
 import { LIMITS, checkPreprocess } from './config.js';
 import { decodeToRGBA, fastResize } from './decode.js';
 import { EdgeInferError, ErrorCode } from './errors.js';
+import { installHookWheels } from './hook-wheels.js';
 import { fetchVerifiedHooks, fetchVerifiedModel, findModel } from './models.js';
 import { SessionCache } from './session-cache.js';
 
@@ -40,9 +41,9 @@ export class InferenceRuntime {
     if (debug) pyodide._module.enable_pyproxy_allocation_tracing(); // every PyProxy from here on
   }
 
-  /** Register the session created during boot with Python and the cache. */
-  addSession(model, session) {
-    this.#register(model, session);
+  /** Register the session created during boot with Python (hooks and wheels too) and the cache. */
+  async addSession(model, session) {
+    this.#register(model, session, await this.#prepareHooks(model));
     this.cache.put(model, session);
   }
 
@@ -54,7 +55,7 @@ export class InferenceRuntime {
   async ensureModel(modelId, onBytes) {
     const model = findModel(this.manifest, modelId);
     const { cached } = await this.cache.acquire(model, async () => {
-      const hooks = model.hooks ? await fetchVerifiedHooks(this.modelsUrl, model) : null;
+      const hooks = await this.#prepareHooks(model);
       const bytes = await fetchVerifiedModel(this.modelsUrl, model, onBytes);
       const session = await this.backend.createSession(bytes, model);
       this.#register(model, session, hooks);
@@ -126,6 +127,14 @@ export class InferenceRuntime {
     const result = this.queue.then(job);
     this.queue = result.catch(() => {});
     return result;
+  }
+
+  /** The model's verified hooks file (null without one), its wheels installed first. */
+  async #prepareHooks(model) {
+    if (!model.hooks) return null;
+    const hooks = await fetchVerifiedHooks(this.modelsUrl, model);
+    await installHookWheels(this.pyodide, this.python, this.modelsUrl, model);
+    return hooks;
   }
 
   #register(model, session, hooks) {
