@@ -58,7 +58,12 @@ export class InferenceRuntime {
       const hooks = await this.#prepareHooks(model);
       const bytes = await fetchVerifiedModel(this.modelsUrl, model, onBytes);
       const session = await this.backend.createSession(bytes, model);
-      this.#register(model, session, hooks);
+      try {
+        this.#register(model, session, hooks);
+      } catch (err) {
+        session.release().catch(() => {}); // its hooks do not load: the session would leak
+        throw err;
+      }
       return session;
     });
     return { model, cached };
