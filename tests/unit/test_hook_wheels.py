@@ -138,3 +138,71 @@ def test_the_manifest_reads_wheel_entries():
     data["models"][0]["hooks"] = {"file": "m.hooks.py", "sha256": "1" * 64, "wheels": [wheel]}
     hooks = parse_manifest(data).get(data["models"][0]["id"]).hooks
     assert [(w.file, w.sha256) for w in hooks.wheels] == [(wheel["file"], wheel["sha256"])]
+
+
+def load_tool(name):
+    """tools/NAME.py as a module (the tools are scripts, not a package)."""
+    import importlib.util
+
+    from helpers import ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        f"edge_infer_{name}", ROOT / "tools" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def hooked_default(src):
+    """A models folder whose default model has hooks with a wheel."""
+    assert add(src, "--python", str(src / "hooks.py"), "--wheel", str(src / WHEEL)).returncode == 0
+    models = src / "models"
+    data = json.loads((models / "manifest.json").read_text())
+    data["default_model"] = "wheeled"
+    (models / "manifest.json").write_text(json.dumps(data, indent=2) + "\n")
+    return models
+
+
+def test_dist_and_precache_carry_hooks_and_wheels_at_content_addressed_urls(
+    hooked_default, monkeypatch
+):
+    entry = json.loads((hooked_default / "manifest.json").read_text())["models"][-1]
+    hooks, wheel = entry["hooks"], entry["hooks"]["wheels"][0]
+    addressed = {
+        f"models/{hooks['sha256']}/wheeled.hooks.py",
+        f"models/{wheel['sha256']}/{WHEEL}",
+        f"models/{entry['sha256']}/wheeled.onnx",
+    }
+    build = load_tool("build")
+    data = json.loads((hooked_default / "manifest.json").read_text())
+    data["models"] = [entry]  # the repo's own model files are not in this folder
+    (hooked_default / "manifest.json").write_text(json.dumps(data))
+    monkeypatch.setattr(build, "MODELS", hooked_default)
+    plan, folders = build.plan_models({})
+    assert set(plan) == addressed | {"models/manifest.json"}
+    assert set(folders) == {url.rsplit("/", 1)[0] + "/" for url in addressed}
+    (hooked_default / WHEEL).write_bytes(b"changed")
+    with pytest.raises(build.BuildError, match=f"models/{WHEEL} .* does not match"):
+        build.plan_models({})
+
+
+def test_the_offline_cache_of_a_hooked_default_model_holds_its_wheels_and_micropip(
+    hooked_default,
+):
+    from helpers import ROOT
+
+    setup = load_tool("setup")
+    entry = json.loads((hooked_default / "manifest.json").read_text())["models"][-1]
+    urls = {f["url"] for f in setup.build_precache(ROOT / "web", hooked_default)["files"]}
+    assert f"models/{entry['hooks']['sha256']}/wheeled.hooks.py" in urls
+    assert f"models/{entry['hooks']['wheels'][0]['sha256']}/{WHEEL}" in urls
+    assert {u.rsplit("/", 1)[-1] for u in urls if u.endswith("-py3-none-any.whl")} == {
+        WHEEL,
+        "micropip-0.9.0-py3-none-any.whl",
+        "packaging-24.2-py3-none-any.whl",
+    }
+    # The repo's own default model has no hooks: its boot never fetches micropip.
+    default = {f["url"] for f in setup.build_precache(ROOT / "web", ROOT / "models")["files"]}
+    assert not [u for u in default if u.endswith(".whl")]
