@@ -91,10 +91,10 @@ The model must have one static float32 input, [1, C, H, W] (NCHW) or [1, H, W, C
 with C = 3 (RGB or BGR) or 1 (grey), and one float32 output [1, classes]; H x W is the
 centre crop (or the stretched size). It is copied next to the manifest as ID.onnx (a
 --python file as ID.hooks.py, each --wheel under its own name), and the manifest is
-rewritten atomically; on any error nothing is written (exit status 2). Python hooks run in
-both hosts; they may import numpy, the standard library and the pure-Python wheels given
-with --wheel (CPython imports them from the zip, the browser installs them with micropip
-from this site, never from an index).
+rewritten atomically; on any error nothing is written (exit status 2).
+Python hooks run in both hosts; they may import numpy, the standard library and the
+pure-Python wheels given with --wheel (CPython imports them from the zip, the browser
+installs them with micropip from this site, never from an index).
 Afterwards run `python3 tools/setup.py` (npm start does) so the page's offline cache serves
 the new manifest.
 """
