@@ -113,8 +113,10 @@ class BrowserHost:
                 )
         if not wheels:
             return
-        import micropip  # loaded by the worker for the first model with wheels
-
+        try:
+            import micropip  # loaded by the worker (hook-wheels.js) for the first such model
+        except ImportError as exc:
+            raise HookError(f"micropip did not load; model {model.id} needs it") from exc
         try:
             await micropip.install([f"emfs:{folder}/{w.file}" for w in wheels], deps=False)
         except Exception as exc:  # micropip's own errors: the wheel is unusable here

@@ -88,7 +88,7 @@ def create_pipeline(
 
         wheels = [Path(models_dir) / w.file for w in model.hooks.wheels]
         for wheel, path in zip(model.hooks.wheels, wheels, strict=True):
-            _check_file(model, path, wheel.sha256)
+            _check_wheel(model, path, wheel.sha256)
         put_wheels_on_path(wheels)
         path = Path(models_dir) / model.hooks.file
         try:
@@ -99,8 +99,8 @@ def create_pipeline(
     return Pipeline(model, infer, runtime_facts(threads), hooks)
 
 
-def _check_file(model: ModelSpec, path: Path, sha256: str) -> bytes:
-    """A wheel of ``model``'s hooks, read and checked against the manifest's sha256."""
+def _check_wheel(model: ModelSpec, path: Path, sha256: str) -> None:
+    """Check a wheel of ``model``'s hooks against the manifest's sha256."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -113,4 +113,3 @@ def _check_file(model: ModelSpec, path: Path, sha256: str) -> bytes:
             f"model {model.id}: {path} fails its integrity check "
             f"(sha256 {digest}; manifest says {sha256})"
         )
-    return data
