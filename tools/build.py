@@ -116,7 +116,8 @@ def plan_models(verified: dict[Path, str]) -> tuple[dict[str, Path], list[str]]:
     """Plan the models: returns (plan, their content-addressed folders).
 
     The manifest goes to ``models/``; each model file it lists, checked against its size and
-    sha256 (then added to ``verified``), to ``models/<sha256>/<file>``.
+    sha256 (then added to ``verified``), to ``models/<sha256>/<file>``, and so do a model's
+    hooks file and wheels (checked against their sha256).
     """
     manifest_path = MODELS / "manifest.json"
     if not manifest_path.is_file():
@@ -133,7 +134,17 @@ def plan_models(verified: dict[Path, str]) -> tuple[dict[str, Path], list[str]]:
         files[f"models/{model['sha256']}/{model['file']}"] = path
         verified[path] = model["sha256"]
         folders.append(f"models/{model['sha256']}/")
-    return files, folders
+        hooks = model.get("hooks")
+        for extra in [hooks, *hooks.get("wheels", [])] if hooks else []:
+            path = MODELS / extra["file"]
+            if not path.is_file() or sha256_file(path) != extra["sha256"]:
+                raise BuildError(
+                    f"models/{extra['file']} (of model {model['id']}) is missing "
+                    "or does not match its manifest entry"
+                )
+            files[f"models/{extra['sha256']}/{extra['file']}"] = path
+            folders.append(f"models/{extra['sha256']}/")
+    return files, sorted(set(folders), key=folders.index)
 
 
 def plan_encoded(plan: dict[str, Path], verified: dict[Path, str]) -> dict[str, Path]:

@@ -852,7 +852,9 @@ def build_precache(web: Path, models: Path) -> dict:
     and dotfiles; the runtime is ``vendor.json`` plus every file it lists that a default boot
     fetches (see :func:`unused_by_default_boot`), at its content-addressed URL
     ``vendor/<root>/...``; the model part is ``models/manifest.json`` plus the default model
-    at ``models/<sha256>/<file>``. Content-addressed entries say ``immutable``. Vendored and
+    at ``models/<sha256>/<file>`` (with its hooks file and wheels, and then micropip, if it
+    has them; other models are cached by the browser on first use, at the same kind of
+    URL). Content-addressed entries say ``immutable``. Vendored and
     model hashes come from vendor.json and the manifest (already verified), sizes are checked.
     """
     files: dict[str, tuple[str, int]] = {}
@@ -867,7 +869,13 @@ def build_precache(web: Path, models: Path) -> dict:
         raise SetupError(f"{vendor_json} is missing: vendor the runtime first")
     files["vendor/vendor.json"] = (sha256_file(vendor_json), vendor_json.stat().st_size)
     vendor = json.loads(vendor_json.read_text())
+    manifest_path = models / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    default = next(m for m in manifest["models"] if m["id"] == manifest["default_model"])
+    hooks = default.get("hooks")
     unused = unused_by_default_boot(vendor)
+    if hooks and hooks.get("wheels"):  # the boot installs them with micropip
+        unused = {rel for rel in unused if not rel.rsplit("/", 1)[-1].startswith(MICROPIP)}
     immutable = set()  # content-addressed URLs: the browser's HTTP cache may answer them
     for rel, rec in vendor["files"].items():
         if rel in unused:
@@ -876,14 +884,18 @@ def build_precache(web: Path, models: Path) -> dict:
         url = f"vendor/{vendor.get('root', '')}{rel}"
         files[url] = (rec["sha256"], rec["bytes"])
         immutable.add(url)
-    manifest_path = models / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
     files["models/manifest.json"] = (sha256_file(manifest_path), manifest_path.stat().st_size)
-    default = next(m for m in manifest["models"] if m["id"] == manifest["default_model"])
     _expect_size(models / default["file"], default["bytes"])
     url = f"models/{default['sha256']}/{default['file']}"
     files[url] = (default["sha256"], default["bytes"])
     immutable.add(url)
+    for extra in [hooks, *hooks.get("wheels", [])] if hooks else []:
+        path = models / extra["file"]
+        if not path.is_file() or sha256_file(path) != extra["sha256"]:
+            raise SetupError(f"{path} is missing or does not match the manifest's sha256")
+        url = f"models/{extra['sha256']}/{extra['file']}"
+        files[url] = (extra["sha256"], path.stat().st_size)
+        immutable.add(url)
     listing = "".join(f"{url} {sha}\n" for url, (sha, _) in sorted(files.items()))
     version = sha256_bytes(listing.encode())[:16]
     return {
@@ -894,6 +906,10 @@ def build_precache(web: Path, models: Path) -> dict:
             for url, (sha, size) in sorted(files.items())
         ],
     }
+
+
+#: The wheels of micropip and its dependency: loaded only for a model whose hooks import wheels.
+MICROPIP = ("micropip-", "packaging-")
 
 
 def unused_by_default_boot(vendor: dict) -> set[str]:
@@ -907,7 +923,7 @@ def unused_by_default_boot(vendor: dict) -> set[str]:
     unused = {
         rel
         for rel in vendor["files"]
-        if rel.rsplit("/", 1)[-1].startswith(("micropip-", "packaging-")) and rel.endswith(".whl")
+        if rel.rsplit("/", 1)[-1].startswith(MICROPIP) and rel.endswith(".whl")
     }
     bytecode = vendor.get("bytecode") or {}
     if bytecode:

@@ -27,7 +27,9 @@
  *    are fixed by its path), from the browser's HTTP cache when that holds it (see serve). A page is controlled by one worker for its
  *    whole life, and its dedicated workers (the inference worker, onnxruntime's threads) by
  *    the same one, so the document, its modules, the runtime and the model all come from one
- *    version. Unlisted files (other models, examples, bench) go to the network untouched.
+ *    version. Unlisted files (other models, examples, bench) go to the network untouched;
+ *    content-addressed ones (another model with its hooks file and wheels, micropip) are
+ *    then answered by the browser's HTTP cache once used, offline too.
  * 4. No clients.claim(): it would hand a page that loaded from the network (maybe a different
  *    version) to this worker's cache mid-life. The first visit stays uncontrolled; every
  *    later load is served entirely by one version.

@@ -15,13 +15,21 @@ import json
 import os
 import stat
 import tempfile
+import zipfile
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge_infer.manifest import MODEL_ID, ManifestError, ModelSpec, parse_manifest_json
+from edge_infer.manifest import (
+    MODEL_ID,
+    PURE_WHEEL,
+    ManifestError,
+    ModelSpec,
+    parse_manifest_json,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -232,6 +240,7 @@ def add_model(
     license: str = "unspecified",
     preprocess: PreprocessOptions | None = None,
     hooks_path: Path | None = None,
+    wheel_paths: list[Path] = (),
 ) -> AddedModel:
     """Validate a model, copy it next to the manifest as ``<id>.onnx`` and add its entry.
 
@@ -247,6 +256,11 @@ def add_model(
         hooks_path: a Python file defining ``preprocess(pixels, model)`` and/or
             ``postprocess(logits, model)`` (see :mod:`edge_infer.hooks`), copied next to the
             model as ``<id>.hooks.py``.
+        wheel_paths: pure-Python wheels (``*-py3-none-any.whl``) the hooks import, checked
+            (see :func:`read_pure_wheel`), copied next to the model under their own names
+            and listed with their sha256 in the entry's ``hooks.wheels``. The hooks file
+            must import with them (and without any other package beyond numpy and the
+            standard library).
 
     Returns:
         What was written.
@@ -287,8 +301,15 @@ def add_model(
         )
 
     hooks, hook_bytes = None, None
+    wheels = {Path(w).name: read_pure_wheel(Path(w)) for w in wheel_paths}
+    if len(wheels) != len(wheel_paths):
+        raise AddModelError("the same wheel file name is given twice")
+    if wheels and hooks_path is None:
+        raise AddModelError("wheels are for a hooks file's imports: give --python HOOKS.py too")
     if hooks_path is not None:
-        from edge_infer.hooks import HookError, load_hooks
+        from edge_infer.hooks import HookError, load_hooks, put_wheels_on_path
+
+        put_wheels_on_path(list(wheel_paths))
 
         try:
             hook_bytes = Path(hooks_path).read_bytes()
@@ -298,7 +319,13 @@ def add_model(
         try:
             hooks = load_hooks(hook_bytes, f"{model_id}.hooks.py")
         except HookError as exc:
-            raise AddModelError(f"{hooks_path}: {exc}") from exc
+            hint = ""
+            if isinstance(exc.__cause__, ModuleNotFoundError):
+                hint = (
+                    "; a pure-Python package comes with the model as a wheel: "
+                    "--wheel NAME-VERSION-py3-none-any.whl"
+                )
+            raise AddModelError(f"{hooks_path}: {exc}{hint}") from exc
 
     file_name = f"{model_id}.onnx"
     digest = hashlib.sha256(model_bytes).hexdigest()
@@ -332,6 +359,11 @@ def add_model(
             "file": f"{model_id}.hooks.py",
             "sha256": hashlib.sha256(hook_bytes).hexdigest(),
         }
+        if wheels:
+            entry["hooks"]["wheels"] = [
+                {"file": name, "sha256": hashlib.sha256(wheel_bytes).hexdigest()}
+                for name, wheel_bytes in wheels.items()
+            ]
     new_data["models"].append(entry)
     # The same serialisation tools/export_model.py uses, so existing entries keep their bytes.
     text = json.dumps(new_data, indent=2, ensure_ascii=False) + "\n"
@@ -348,6 +380,9 @@ def add_model(
     try:
         if hook_bytes is not None and _place_model(models_dir / spec.hooks.file, hook_bytes):
             placed.append(models_dir / spec.hooks.file)
+        for name, wheel_bytes in wheels.items():
+            if _place_model(models_dir / name, wheel_bytes):
+                placed.append(models_dir / name)
         if manifest_path.read_bytes() != original:
             raise AddModelError(f"{manifest_path} changed while the model was being checked")
         _replace_atomically(manifest_path, text.encode("utf-8"))
@@ -369,6 +404,48 @@ def add_model(
         probability,
         reformatted=json.dumps(data, indent=2, ensure_ascii=False) + "\n" != original.decode(),
     )
+
+
+def read_pure_wheel(path: Path) -> bytes:
+    """Read a wheel and check it is pure Python, so that it installs in Pyodide as in CPython.
+
+    Its file name must carry the tags ``py3-none-any`` (or ``py2.py3-none-any``), and its
+    ``*.dist-info/WHEEL`` must say ``Root-Is-Purelib: true``.
+
+    Raises:
+        AddModelError: the file cannot be read, is not a wheel, or is not pure Python.
+
+    Returns:
+        The wheel's bytes.
+
+    """
+    if not path.name.endswith(".whl"):
+        raise AddModelError(f"{path} is not a wheel (.whl); build or download one first")
+    if not PURE_WHEEL.match(path.name):
+        tags = "-".join(path.name.removesuffix(".whl").split("-")[-3:])
+        raise AddModelError(
+            f"{path} is not a pure-Python wheel (tags {tags}); only NAME-VERSION-py3-none-any.whl "
+            "wheels run in the browser"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AddModelError(f"cannot read wheel {path}: {exc.strerror or exc}") from exc
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            metadata = [n for n in archive.namelist() if n.count("/") == 1]
+            wheel_files = [n for n in metadata if n.endswith(".dist-info/WHEEL")]
+            info = archive.read(wheel_files[0]).decode("utf-8") if len(wheel_files) == 1 else ""
+    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise AddModelError(f"{path} is not a valid wheel: {exc}") from exc
+    if not info:
+        raise AddModelError(f"{path} is not a valid wheel: no single *.dist-info/WHEEL file")
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    if fields.get("Root-Is-Purelib", "").strip().lower() != "true":
+        raise AddModelError(
+            f"{path} is not a pure-Python wheel: its WHEEL file does not say Root-Is-Purelib: true"
+        )
+    return data
 
 
 def _read_manifest(path: Path) -> bytes:

@@ -90,9 +90,11 @@ output classes.
 The model must have one static float32 input, [1, C, H, W] (NCHW) or [1, H, W, C] (NHWC)
 with C = 3 (RGB or BGR) or 1 (grey), and one float32 output [1, classes]; H x W is the
 centre crop (or the stretched size). It is copied next to the manifest as ID.onnx (a
---python file as ID.hooks.py), and the manifest is rewritten atomically; on any error
-nothing is written (exit status 2). Python hooks run in both hosts; they may import numpy
-and the standard library (other packages are not supported yet).
+--python file as ID.hooks.py, each --wheel under its own name), and the manifest is
+rewritten atomically; on any error nothing is written (exit status 2).
+Python hooks run in both hosts; they may import numpy, the standard library and the
+pure-Python wheels given with --wheel (CPython imports them from the zip, the browser
+installs them with micropip from this site, never from an index).
 Afterwards run `python3 tools/setup.py` (npm start does) so the page's offline cache serves
 the new manifest.
 """
@@ -180,6 +182,15 @@ def _add_model_parser(sub) -> None:
         metavar="HOOKS.py",
         help="your own Python for this model: preprocess(pixels, model) and/or "
         "postprocess(logits, model); copied next to the model, run by both hosts",
+    )
+    p.add_argument(
+        "--wheel",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="NAME-VERSION-py3-none-any.whl",
+        help="a pure-Python wheel the --python file imports (repeatable); copied next to "
+        "the model and pinned by sha256",
     )
     out = p.add_argument_group("output")
     out.add_argument(
@@ -411,6 +422,7 @@ def _add_model(args) -> int:
             license=args.license,
             preprocess=options,
             hooks_path=args.python,
+            wheel_paths=args.wheel,
         )
     except AddModelError as exc:
         print(f"edge_infer: add-model: {exc}; {manifest_path} is unchanged", file=sys.stderr)

@@ -9,6 +9,11 @@ and returns the input tensor (``model.input_shape``, float32). ``postprocess`` g
 model's output row and returns one probability per label. A hook that raises, or returns
 the wrong thing, fails that image with an error naming the hook file and line; the next
 image runs as usual.
+
+A hook may import pure-Python packages its manifest entry declares as wheels
+(``hooks.wheels``, next to the model). The CPython host puts each wheel on ``sys.path``
+(:func:`put_wheels_on_path`: Python imports a pure-Python wheel straight from its zip, no pip
+and no install); the browser installs them with micropip (``web/lib/hook-wheels.js``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -73,6 +79,19 @@ class Hooks:
             raise HookError(
                 f"{where(exc, self.file)}, in {name}: {type(exc).__name__}: {exc}"
             ) from exc
+
+
+def put_wheels_on_path(paths: list[Path]) -> None:
+    """Make the pure-Python wheels at ``paths`` importable in CPython, ahead of installed packages.
+
+    A wheel already on the path stays where it is. Python's zipimport reads modules straight
+    from a wheel; a package that needs its files on disk (``__file__`` paths) does not work
+    this way, and neither would it in a zip-imported egg.
+    """
+    for path in reversed(paths):
+        entry = str(Path(path).resolve())
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
 
 
 def where(exc: BaseException, file: str) -> str:

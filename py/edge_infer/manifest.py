@@ -27,6 +27,13 @@ LAYOUTS = ("NCHW", "NHWC")
 #: What turns the model's output into probabilities: ``softmax`` (one class per image),
 #: ``sigmoid`` (independent classes, multi-label), ``none`` (the model outputs probabilities).
 ACTIVATIONS = ("softmax", "sigmoid", "none")
+#: A pure-Python wheel's file name (PEP 427): ``name-version[-build]-pythons-none-any.whl``,
+#: every python tag ``py...`` (``py3``, ``py2.py3``): the only wheels that run in Pyodide and
+#: CPython alike.
+PURE_WHEEL = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.]*)-(?P<version>[A-Za-z0-9_.!+]+)(-[0-9][A-Za-z0-9_.]*)?"
+    r"-(?P<python>py[0-9]+(\.py[0-9]+)*)-none-any\.whl$"
+)
 
 
 class ManifestError(ValueError):
@@ -81,11 +88,23 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
-class HookFile:
-    """A model's Python hooks file (see :mod:`edge_infer.hooks`), next to the model file."""
+class WheelFile:
+    """A pure-Python wheel a model's hooks import, next to the model file."""
 
     file: str
     sha256: str
+
+
+@dataclass(frozen=True)
+class HookFile:
+    """A model's Python hooks file (see :mod:`edge_infer.hooks`), next to the model file.
+
+    ``wheels``: the pure-Python wheels it imports, next to it too (installed before it runs).
+    """
+
+    file: str
+    sha256: str
+    wheels: tuple[WheelFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -313,7 +332,22 @@ def _parse_hooks(h: _Obj) -> HookFile:
         raise ManifestError(f"{h.path}.file: {file!r} must be a plain .py file name in models/")
     if not _SHA256.match(sha):
         raise ManifestError(f"{h.path}.sha256: expected 64 lowercase hex digits")
-    return HookFile(file, sha)
+    wheels = []
+    if "wheels" in h.value:
+        for i, raw in enumerate(h.list("wheels")):
+            w = _Obj(raw, f"{h.path}.wheels[{i}]")
+            name, digest = w.str("file"), w.str("sha256")
+            if not PURE_WHEEL.match(name):
+                raise ManifestError(
+                    f"{w.path}.file: {name!r} must be a pure-Python wheel's file name "
+                    "(NAME-VERSION-py3-none-any.whl) in models/"
+                )
+            if not _SHA256.match(digest):
+                raise ManifestError(f"{w.path}.sha256: expected 64 lowercase hex digits")
+            if name in (x.file for x in wheels):
+                raise ManifestError(f"{w.path}.file: {name!r} is listed twice")
+            wheels.append(WheelFile(name, digest))
+    return HookFile(file, sha, tuple(wheels))
 
 
 def _parse_output(out: _Obj) -> OutputSpec:

@@ -203,6 +203,53 @@ def test_revisit_offline_loads_isolated_and_classifies(context, page, site):
     assert failed == []
 
 
+def test_a_model_with_hooks_and_a_wheel_works_offline_after_one_use(
+    context, page, site, tmp_path, setup_tool
+):
+    """Its model, hooks file and wheel have content-addressed URLs (so does micropip, in the
+    runtime's folder): the first visit leaves them in the browser's cache, and an offline
+    revisit of the page (?model= keeps the choice) boots with that model and classifies."""
+    import numpy as np
+    from edge_infer.add_model import add_model
+    from hook_examples import HOOKS_WITH_WHEEL, build_wheel
+    from onnx_models import colour_model
+
+    web, models = site
+    (tmp_path / "rgb.txt").write_text("red\ngreen\nblue\n")
+    (tmp_path / "wheeled.onnx").write_bytes(colour_model(np.eye(3) * 4.0))
+    (tmp_path / "hooks.py").write_text(HOOKS_WITH_WHEEL)
+    wheel = build_wheel(tmp_path)
+    add_model(
+        tmp_path / "wheeled.onnx",
+        tmp_path / "rgb.txt",
+        models / "manifest.json",
+        hooks_path=tmp_path / "hooks.py",
+        wheel_paths=[wheel],
+    )
+    setup_tool.write_precache(web, models)  # the new manifest, as `npm run setup` does
+    proc, url = start_server("--root", str(web), "--models", str(models))
+    try:
+        page.goto(url + "?model=wheeled")
+        wait_ready(page)
+        online = classify_chelsea(page)
+        page.evaluate(WAIT_INSTALLED_JS, {"version": None, "timeoutMs": 120_000})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert online["model"]["id"] == "wheeled" and online["preprocess_mode"] == "hook"
+    context.set_offline(True)
+    failed = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.reload()
+    wait_ready(page)
+    offline = classify_chelsea(page)
+    assert offline["model"]["id"] == "wheeled"
+    assert [(t["label"], t["probability"]) for t in offline["top_k"]] == [
+        (t["label"], t["probability"]) for t in online["top_k"]
+    ]
+    assert failed == []
+
+
 # --------------------------------------------------------------------------- updates
 
 

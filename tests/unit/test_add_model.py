@@ -223,7 +223,7 @@ def test_help_documents_the_labels_format_and_what_is_not_supported():
     assert "one label per line" in proc.stdout
     assert "JSON list of strings" in proc.stdout
     assert "Python hooks run in both hosts" in proc.stdout
-    assert "other packages are not supported yet" in proc.stdout
+    assert "pure-Python wheels given with --wheel" in proc.stdout
     assert "NHWC" in proc.stdout and "--output" in proc.stdout
 
 

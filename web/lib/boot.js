@@ -33,7 +33,12 @@ export async function bootRuntime(request, progress) {
   const onnxruntime = startOnnxruntimeChain(config, progress, (opts) => connectOrtWorker({ ...opts, port: request.ortPort, debug: request.debug }));
   const python = startPythonChain(config, progress);
   const [{ pyodide, python: host }, { backend, session }] = await settleChains([python, onnxruntime], watch);
-  return assembleRuntime(config, progress, { pyodide, host, backend, session });
+  try {
+    return await assembleRuntime(config, progress, { pyodide, host, backend, session });
+  } catch (err) {
+    backend.close?.(); // the boot model's hooks or wheels failed: nothing may stay running
+    throw err;
+  }
 }
 
 /**
@@ -154,10 +159,10 @@ export async function settleChains([python, onnxruntime], watch) {
 
 /**
  * Stage 4: the runtime facts (Python holds them; every result carries them), the runtime
- * with the boot model's session, and the boot's timings.
- * @returns {InferenceRuntime} with `info` set
+ * with the boot model's session (and its hooks and their wheels, if any), and the boot's timings.
+ * @returns {Promise<InferenceRuntime>} with `info` set
  */
-export function assembleRuntime(config, progress, { pyodide, host, backend, session }) {
+export async function assembleRuntime(config, progress, { pyodide, host, backend, session }) {
   const { request, model, isolated, threads, t0, timings } = config;
   const notes = [threads.note, backend.provider.note, ...config.notes].filter(Boolean);
   host.setRuntime({
@@ -179,7 +184,7 @@ export function assembleRuntime(config, progress, { pyodide, host, backend, sess
     debug: request.debug,
     installLibrary: () => installFullLibrary(pyodide, config),
   });
-  runtime.addSession(model, session);
+  await runtime.addSession(model, session);
   timings.ready = round(performance.now() - t0);
   progress.finish();
   runtime.info = { runtime: host.runtime(), model: { id: model.id, version: model.version, name: model.name }, startup_ms: timings };

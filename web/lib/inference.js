@@ -6,6 +6,7 @@
 import { LIMITS, checkPreprocess } from './config.js';
 import { decodeToRGBA, fastResize } from './decode.js';
 import { EdgeInferError, ErrorCode } from './errors.js';
+import { installHookWheels } from './hook-wheels.js';
 import { fetchVerifiedHooks, fetchVerifiedModel, findModel } from './models.js';
 import { SessionCache } from './session-cache.js';
 
@@ -46,9 +47,9 @@ export class InferenceRuntime {
     if (debug) pyodide._module.enable_pyproxy_allocation_tracing(); // every PyProxy from here on
   }
 
-  /** Register the session created during boot with Python and the cache. */
-  addSession(model, session) {
-    this.#register(model, session);
+  /** Register the session created during boot with Python (hooks and wheels too) and the cache. */
+  async addSession(model, session) {
+    this.#register(model, session, await this.#prepareHooks(model));
     this.cache.put(model, session);
   }
 
@@ -60,11 +61,15 @@ export class InferenceRuntime {
   async ensureModel(modelId, onBytes) {
     const model = findModel(this.manifest, modelId);
     const { cached } = await this.cache.acquire(model, async () => {
-      const hooks = model.hooks ? await fetchVerifiedHooks(this.modelsUrl, model) : null;
-      if (hooks) await this.#installFullLibrary();
+      const hooks = await this.#prepareHooks(model);
       const bytes = await fetchVerifiedModel(this.modelsUrl, model, onBytes);
       const session = await this.backend.createSession(bytes, model);
-      this.#register(model, session, hooks);
+      try {
+        this.#register(model, session, hooks);
+      } catch (err) {
+        session.release().catch(() => {}); // its hooks do not load: the session would leak
+        throw err;
+      }
       return session;
     });
     return { model, cached };
@@ -133,6 +138,18 @@ export class InferenceRuntime {
     const result = this.queue.then(job);
     this.queue = result.catch(() => {});
     return result;
+  }
+
+  /**
+   * The model's verified hooks file (null without one). Hooks may import anything: the whole
+   * library is installed first, then the hooks' wheels.
+   */
+  async #prepareHooks(model) {
+    if (!model.hooks) return null;
+    const hooks = await fetchVerifiedHooks(this.modelsUrl, model);
+    await this.#installFullLibrary();
+    await installHookWheels(this.pyodide, this.python, this.modelsUrl, model);
+    return hooks;
   }
 
   /** The whole library for Python hooks, installed once; a failed install is tried again. */

@@ -45,9 +45,10 @@ export function findModel(manifest, id) {
 
 /**
  * A model file's content-addressed URL, `<sha256>/<file>` under the models folder: its bytes
- * never change, so browsers cache it for good (tools/serve.py, tools/build.py).
+ * never change, so browsers cache it for good (tools/serve.py, tools/build.py). The same for
+ * a model's hooks file and wheels: after one use, a model works offline with all its files.
  * @param {URL} modelsUrl folder of the manifest
- * @param {{file: string, sha256: string}} model manifest entry
+ * @param {{file: string, sha256: string}} model manifest entry (or its hooks, or a wheel)
  * @returns {URL}
  */
 export function modelUrl(modelsUrl, model) {
@@ -100,18 +101,32 @@ export async function fetchVerifiedModel(modelsUrl, model, onBytes = () => {}) {
  * @throws {EdgeInferError} E_MODEL_FETCH if it cannot be fetched, E_MODEL_INTEGRITY if it is not the manifest's
  */
 export async function fetchVerifiedHooks(modelsUrl, model) {
-  const url = new URL(model.hooks.file, modelsUrl).href;
+  return new TextDecoder().decode(await fetchVerifiedFile(modelsUrl, model, model.hooks, 'the hooks'));
+}
+
+/**
+ * Download one of a model's files other than the model (its hooks, a wheel the hooks import)
+ * from its content-addressed URL, like the model, and check its sha256.
+ * @param {URL} modelsUrl folder of the manifest and its files
+ * @param {{id: string}} model the manifest entry the file belongs to
+ * @param {{file: string, sha256: string}} file
+ * @param {string} what how errors name the file ("the hooks", "wheel X")
+ * @returns {Promise<Uint8Array>}
+ * @throws {EdgeInferError} E_MODEL_FETCH if it cannot be fetched, E_MODEL_INTEGRITY if it is not the manifest's
+ */
+export async function fetchVerifiedFile(modelsUrl, model, file, what) {
+  const url = modelUrl(modelsUrl, file).href;
   let bytes;
   try {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     bytes = new Uint8Array(await response.arrayBuffer());
   } catch (err) {
-    throw new EdgeInferError(ErrorCode.MODEL_FETCH, `cannot fetch the hooks of model ${model.id} (${url}): ${err.message}`, { file: url });
+    throw new EdgeInferError(ErrorCode.MODEL_FETCH, `cannot fetch ${what} of model ${model.id} (${url}): ${err.message}`, { file: url });
   }
   const digest = await sha256Hex(bytes);
-  if (digest !== model.hooks.sha256) throw integrityError(model, url, `has sha256 ${digest}, the manifest says ${model.hooks.sha256}`);
-  return new TextDecoder().decode(bytes);
+  if (digest !== file.sha256) throw integrityError(model, url, `has sha256 ${digest}, the manifest says ${file.sha256}`);
+  return bytes;
 }
 
 function integrityError(model, url, what) {

@@ -45,6 +45,21 @@ export class PythonHost {
     });
   }
 
+  /**
+   * Install `modelId`'s hook wheels with micropip, from `folder` in Pyodide's file system
+   * (hook-wheels.js wrote them there); Python checks their sha256 again.
+   * @param {string} modelId
+   * @param {string} folder
+   * @returns {Promise<void>}
+   */
+  async installWheels(modelId, folder) {
+    try {
+      await this.host.install_wheels(modelId, folder);
+    } catch (err) {
+      throw toCoded(err);
+    }
+  }
+
   /** Forget `modelId` and release the views of its arrays. */
   removeModel(modelId) {
     const arrays = this.arrays.get(modelId);

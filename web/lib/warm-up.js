@@ -8,11 +8,13 @@ import { decodeToRGBA, fastResize } from './decode.js';
 /**
  * Decode a generated JPEG with the browser's resampling (the fast path, which the first image
  * takes; exact mode warms on first use) and run Python's begin/end on it. The model is
- * removed again: the runtime registers it with its session.
+ * removed again: the runtime registers it with its session. A model with Python hooks is
+ * not warmed up: its path is the user's code, not run on a made-up image before it is asked to.
  * @param {import('./python-host.js').PythonHost} python
  * @param {object} model the boot model's manifest entry
  */
 export async function warmUpPython(python, model) {
+  if (model.hooks) return;
   const pixels = await decodeToRGBA(await warmUpJpeg(), 'warm-up', { resize: fastResize(model.preprocess) });
   const logits = new Float32Array(model.output.shape.at(-1));
   python.addModel(model.id);

@@ -14,6 +14,7 @@ destroyed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 from typing import Any
@@ -45,6 +46,7 @@ class BrowserHost:
         self.pipelines: dict[str, Pipeline] = {}
         self._logits: dict[str, np.ndarray] = {}
         self._pending: dict[str, Pending] = {}
+        self._installed_wheels: set[str] = set()  # sha256 of every wheel micropip installed
         self.set_runtime(runtime_json)
 
     def set_runtime(self, runtime_json: str) -> None:
@@ -82,6 +84,45 @@ class BrowserHost:
         self.pipelines[model_id] = Pipeline(model, None, self.runtime, hooks)
         self._logits[model_id] = np.zeros(len(model.labels), dtype=np.float32)
         self._pending.pop(model_id, None)
+
+    async def install_wheels(self, model_id: str, folder: str) -> None:
+        """Install ``model_id``'s hook wheels with micropip, before :meth:`add_model`.
+
+        Args:
+            model_id: a manifest id whose ``hooks.wheels`` the worker wrote into ``folder``
+                (a Pyodide file-system path), each under its own file name.
+            folder: where the wheels are.
+
+        Each wheel's sha256 is checked here again, then micropip installs it from the file
+        system with ``deps=False``: no index is asked and nothing is fetched. A wheel already
+        installed (another model's, the same bytes) is not installed twice.
+
+        Raises:
+            HookError: a wheel does not match the manifest, or micropip cannot install it.
+
+        """
+        model = self.manifest.get(model_id)
+        wheels = [w for w in model.hooks.wheels if w.sha256 not in self._installed_wheels]
+        for wheel in wheels:
+            with open(f"{folder}/{wheel.file}", "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            if digest != wheel.sha256:
+                raise HookError(
+                    f"{wheel.file} fails its integrity check (sha256 {digest}, "
+                    f"expected {wheel.sha256})"
+                )
+        if not wheels:
+            return
+        try:
+            import micropip  # loaded by the worker (hook-wheels.js) for the first such model
+        except ImportError as exc:
+            raise HookError(f"micropip did not load; model {model.id} needs it") from exc
+        try:
+            await micropip.install([f"emfs:{folder}/{w.file}" for w in wheels], deps=False)
+        except Exception as exc:  # micropip's own errors: the wheel is unusable here
+            names = ", ".join(w.file for w in wheels)
+            raise HookError(f"{names}: micropip cannot install it: {exc}") from exc
+        self._installed_wheels.update(w.sha256 for w in wheels)
 
     def remove_model(self, model_id: str) -> None:
         """Forget ``model_id``'s pipeline (its JS session is released by the worker)."""

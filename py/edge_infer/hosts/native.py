@@ -84,8 +84,12 @@ def create_pipeline(
 
     hooks = None
     if model.hooks is not None:
-        from edge_infer.hooks import load_hooks
+        from edge_infer.hooks import load_hooks, put_wheels_on_path
 
+        wheels = [Path(models_dir) / w.file for w in model.hooks.wheels]
+        for wheel, path in zip(model.hooks.wheels, wheels, strict=True):
+            _check_wheel(model, path, wheel.sha256)
+        put_wheels_on_path(wheels)
         path = Path(models_dir) / model.hooks.file
         try:
             source = path.read_bytes()
@@ -93,3 +97,19 @@ def create_pipeline(
             raise ModelIntegrityError(f"cannot read {path}: {exc.strerror or exc}") from exc
         hooks = load_hooks(source, model.hooks.file, model.hooks.sha256)
     return Pipeline(model, infer, runtime_facts(threads), hooks)
+
+
+def _check_wheel(model: ModelSpec, path: Path, sha256: str) -> None:
+    """Check a wheel of ``model``'s hooks against the manifest's sha256."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelIntegrityError(
+            f"model {model.id}: cannot read {path}: {exc.strerror or exc}"
+        ) from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ModelIntegrityError(
+            f"model {model.id}: {path} fails its integrity check "
+            f"(sha256 {digest}; manifest says {sha256})"
+        )
