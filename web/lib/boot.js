@@ -10,7 +10,7 @@
 import { threadPolicy } from './config.js';
 import { EdgeInferError, ErrorCode } from './errors.js';
 import { InferenceRuntime } from './inference.js';
-import { fetchManifest, fetchVerifiedModel, findModel } from './models.js';
+import { fetchManifest, fetchVerifiedHooks, fetchVerifiedModel, findModel } from './models.js';
 import { PythonHost } from './python-host.js';
 import { countFetchedBytes } from './runtime/fetch-progress.js';
 import { watchFetchFailures } from './runtime/fetch-watch.js';
@@ -32,8 +32,8 @@ export async function bootRuntime(request, progress) {
   const watch = watchRuntimeFiles(config);
   const onnxruntime = startOnnxruntimeChain(config, progress, (opts) => connectOrtWorker({ ...opts, port: request.ortPort, debug: request.debug }));
   const python = startPythonChain(config, progress);
-  const [{ pyodide, python: host }, { backend, session }] = await settleChains([python, onnxruntime], watch);
-  return assembleRuntime(config, progress, { pyodide, host, backend, session });
+  const [{ pyodide, python: host, hooks }, { backend, session }] = await settleChains([python, onnxruntime], watch);
+  return assembleRuntime(config, progress, { pyodide, host, backend, session, hooks });
 }
 
 /**
@@ -114,23 +114,27 @@ export function startOnnxruntimeChain({ request, vendorUrl, modelsUrl, vendor, m
 
 /**
  * Stage 3 (runs beside stage 2): Pyodide, numpy and our package, the Python host, and a
- * warm-up of Python's side of the image path. A boot without the memory snapshot adds why
- * to the config's `notes`.
+ * warm-up of Python's side of the image path. A boot model with Python hooks has its hooks
+ * file fetched (and verified) meanwhile. A boot without the memory snapshot adds why to the
+ * config's `notes`.
  * @param {typeof bootPyodide} [startPython] the Python chain's own stages (pyodide-loader.js)
- * @returns {Promise<{pyodide: object, python: PythonHost}>}
+ * @returns {Promise<{pyodide: object, python: PythonHost, hooks: string | null}>}
  */
-export async function startPythonChain({ vendorUrl, vendor, manifest, model, t0, timings, notes }, progress, startPython = bootPyodide) {
+export async function startPythonChain({ vendorUrl, modelsUrl, vendor, manifest, model, t0, timings, notes }, progress, startPython = bootPyodide) {
+  const hooksLoaded = model.hooks ? fetchVerifiedHooks(modelsUrl, model) : Promise.resolve(null);
+  hooksLoaded.catch(() => {}); // observed below, once Python is up
   const { pyodide, hostModule } = await startPython({ vendorUrl, vendor, timings, notes, onStage: (stage) => progress.start(stage) });
   progress.done('pyodide', 'numpy', 'package');
   const python = new PythonHost(hostModule.BrowserHost(manifest.text));
   hostModule.destroy();
+  const hooks = await hooksLoaded;
   progress.start('warmup');
   const w0 = performance.now();
-  await warmUpPython(python, model);
+  await warmUpPython(python, model, hooks);
   timings.warmup = round(performance.now() - w0);
   progress.done('warmup');
   timings.python_done_at = round(performance.now() - t0);
-  return { pyodide, python };
+  return { pyodide, python, hooks };
 }
 
 /**
@@ -157,7 +161,7 @@ export async function settleChains([python, onnxruntime], watch) {
  * with the boot model's session, and the boot's timings.
  * @returns {InferenceRuntime} with `info` set
  */
-export function assembleRuntime(config, progress, { pyodide, host, backend, session }) {
+export function assembleRuntime(config, progress, { pyodide, host, backend, session, hooks = null }) {
   const { request, model, isolated, threads, t0, timings } = config;
   const notes = [threads.note, backend.provider.note, ...config.notes].filter(Boolean);
   host.setRuntime({
@@ -170,7 +174,7 @@ export function assembleRuntime(config, progress, { pyodide, host, backend, sess
     notes,
   });
   const runtime = new InferenceRuntime({ pyodide, python: host, backend, manifest: config.manifest.data, modelsUrl: config.modelsUrl, cache: request.cache, debug: request.debug });
-  runtime.addSession(model, session);
+  runtime.addSession(model, session, hooks);
   timings.ready = round(performance.now() - t0);
   progress.finish();
   runtime.info = { runtime: host.runtime(), model: { id: model.id, version: model.version, name: model.name }, startup_ms: timings };

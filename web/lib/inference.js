@@ -40,9 +40,14 @@ export class InferenceRuntime {
     if (debug) pyodide._module.enable_pyproxy_allocation_tracing(); // every PyProxy from here on
   }
 
-  /** Register the session created during boot with Python and the cache. */
-  addSession(model, session) {
-    this.#register(model, session);
+  /**
+   * Register the session created during boot with Python and the cache.
+   * @param {object} model the boot model's manifest entry
+   * @param {object} session its onnxruntime-web session
+   * @param {string | null} [hooks] its verified Python hooks file, if the entry names one
+   */
+  addSession(model, session, hooks = null) {
+    this.#register(model, session, hooks);
     this.cache.put(model, session);
   }
 

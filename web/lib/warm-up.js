@@ -4,24 +4,32 @@
  */
 import { DEFAULTS } from './config.js';
 import { decodeToRGBA, fastResize } from './decode.js';
+import { ErrorCode } from './errors.js';
 
 /**
  * Decode a generated JPEG with the browser's resampling (the fast path, which the first image
  * takes; exact mode warms on first use) and run Python's begin/end on it. The model is
  * removed again: the runtime registers it with its session.
+ *
+ * A model with Python hooks gets the full pixels, as in a classification, and its hooks
+ * run: a hook that refuses this generated image (E_HOOK) does not fail the boot.
  * @param {import('./python-host.js').PythonHost} python
  * @param {object} model the boot model's manifest entry
+ * @param {string | null} [hooks] its verified Python hooks file, if the entry names one
  */
-export async function warmUpPython(python, model) {
-  const pixels = await decodeToRGBA(await warmUpJpeg(), 'warm-up', { resize: fastResize(model.preprocess) });
+export async function warmUpPython(python, model, hooks = null) {
+  const resize = model.hooks ? undefined : fastResize(model.preprocess);
+  const pixels = await decodeToRGBA(await warmUpJpeg(), 'warm-up', { resize });
   const logits = new Float32Array(model.output.shape.at(-1));
-  python.addModel(model.id);
+  python.addModel(model.id, hooks);
   try {
-    const facts = { mode: 'fast', topK: DEFAULTS.topK, decodeMs: 0, queueWaitMs: 0, started: performance.now() };
+    const facts = { mode: model.hooks ? 'exact' : 'fast', topK: DEFAULTS.topK, decodeMs: 0, queueWaitMs: 0, started: performance.now() };
     await python.classify(model.id, pixels, facts, async (input) => {
       input.fill(0, 0, 1); // touch the view as a classification does
       return { logits, runMs: 0 };
     });
+  } catch (err) {
+    if (err.code !== ErrorCode.HOOK) throw err;
   } finally {
     python.removeModel(model.id);
   }
