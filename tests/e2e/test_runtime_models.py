@@ -2,7 +2,9 @@
 your own model" panel, driven by a real drop and the real file inputs.
 
 A model registered by URL answers as the CPython host does on the same pixels (top-5 within
-1e-4); a wrong sha256 is refused with E_MODEL_INTEGRITY and the built-in models keep working.
+1e-4); a wrong sha256 is refused with E_MODEL_INTEGRITY and the built-in models keep working;
+a spec as the ``model`` option is the classifier's model; a model given as bytes, with hooks,
+comes back after its session is evicted.
 On the page, a dropped .onnx file and its labels classify dropped images; a file that is not
 ONNX, labels that do not fit the output and labels that are not UTF-8 are refused, each
 with its error, and the model in use stays in use.
@@ -20,6 +22,7 @@ import pytest
 from edge_infer.manifest import parse_model_entry
 from edge_infer.pipeline import Pipeline
 from helpers import CAT_LABELS, MANIFEST, MODELS, data_transfer, photo
+from hook_examples import HOOKS
 from onnx_models import colour_model
 from PIL import Image
 
@@ -222,7 +225,8 @@ MODEL_OPTION_JS = """async ({ spec, b64 }) => {
     window.runtimeClassifier = createClassifier({ model: spec, topK: 3 });
     const info = await window.runtimeClassifier.ready;
     const image = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const result = await window.runtimeClassifier.classify(new Blob([image], { type: 'image/png' }));
+    const blob = new Blob([image], { type: 'image/png' });
+    const result = await window.runtimeClassifier.classify(blob);
     return { ready: info.model, model: result.model.id, top: result.top_k.length };
 }"""
 
@@ -240,3 +244,47 @@ def test_a_model_spec_as_the_model_option_is_the_classifiers_model(ready_page):
     out = ready_page.evaluate(MODEL_OPTION_JS, {"spec": spec, "b64": b64})
     assert out["ready"] == {"id": "option-int8", "version": "1.0.0", "name": spec["name"]}
     assert out["model"] == "option-int8" and out["top"] == 3
+
+
+EVICTION_JS = """async ({ model, hooks, labels, preprocess, b64 }) => {
+    const { createClassifier } = await import('./edge-infer.js');
+    window.runtimeClassifier = createClassifier({ topK: 3 });
+    const bytes = Uint8Array.from(atob(model), (c) => c.charCodeAt(0));
+    const spec = { bytes, labels, preprocess, hooks: { source: hooks } };
+    const first = await window.runtimeClassifier.registerModel({ ...spec, id: 'hooked-first' });
+    let cache;
+    for (const id of ['filler-1', 'filler-2', 'filler-3']) {
+        ({ cache } = await window.runtimeClassifier.registerModel({ ...spec, id }));
+    }
+    const reload = await window.runtimeClassifier.loadModel(first.id);
+    const image = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const result = await window.runtimeClassifier.classify(
+        new Blob([image], { type: 'image/png' }), { model: first.id });
+    return { cache: cache.models, cached: reload.cached, result };
+}"""
+
+
+def test_an_evicted_model_given_as_bytes_comes_back_with_its_hooks(ready_page):
+    blocks = {  # the hooks do the preprocessing; the entry still states the input it makes
+        "resize": {"mode": "stretch", "interpolation": "bilinear", "antialias": True},
+        "crop": {"height": 32, "width": 32},
+        "scale": 1 / 255,
+        "mean": [0, 0, 0],
+        "std": [1, 1, 1],
+        "layout": "NCHW",
+        "channel_order": "RGB",
+    }
+    args = {
+        "model": base64.b64encode(colour_model(np.eye(3) * 4.0)).decode(),
+        "hooks": HOOKS,
+        "labels": COLOURS,
+        "preprocess": blocks,
+        "b64": png((230, 20, 20))["b64"],
+    }
+    out = ready_page.evaluate(EVICTION_JS, args)
+    assert "hooked-first" not in out["cache"]  # 3 sessions at most: it was evicted
+    assert out["cached"] is False
+    # The hooks invert the colours: red becomes cyan, whose strongest channels are G and B.
+    assert out["result"]["model"]["id"] == "hooked-first"
+    assert out["result"]["preprocess_mode"] == "hook"
+    assert {c["label"] for c in out["result"]["top_k"][:2]} == {"green", "blue"}
