@@ -288,3 +288,46 @@ def test_an_evicted_model_given_as_bytes_comes_back_with_its_hooks(ready_page):
     assert out["result"]["model"]["id"] == "hooked-first"
     assert out["result"]["preprocess_mode"] == "hook"
     assert {c["label"] for c in out["result"]["top_k"][:2]} == {"green", "blue"}
+
+
+CRASH_JS = """async ({ model, labels, preprocess, b64 }) => {
+    const { createClassifier } = await import('/edge-infer.js');
+    const classifier = createClassifier({ debug: true });
+    const bytes = Uint8Array.from(atob(model), (c) => c.charCodeAt(0));
+    const { id } = await classifier.registerModel({ bytes, labels, preprocess });
+    const image = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const blob = new Blob([image], { type: 'image/png' });
+    const before = await classifier.classify(blob, { model: id });
+    const inFlight = classifier.classify(blob, { model: id }).then(() => null, (e) => e.code);
+    classifier._simulateCrash();
+    const lost = await inFlight;
+    const after = await classifier.classify(blob, { model: id });
+    return { before: before.label, lost, after: after.label, model: after.model.id, id };
+}"""
+
+
+def test_a_restarted_runtime_gets_the_registered_models_again(page, app_url):
+    """Not the shared page: the worker dies on purpose."""
+    page.goto(app_url + "models/manifest.json")  # same origin, boots nothing itself
+    args = {
+        "model": base64.b64encode(COLOUR_MODEL).decode(),
+        "labels": COLOURS,
+        "preprocess": imagenet_preprocess(),
+        "b64": png((20, 230, 20))["b64"],
+    }
+    out = page.evaluate(CRASH_JS, args)
+    assert out["before"] == "green" and out["after"] == "green" and out["model"] == out["id"]
+    assert out["lost"] == "E_WORKER_CRASHED"
+
+
+def imagenet_preprocess() -> dict:
+    """The page's default preprocessing (web/lib/config.js USER_MODEL) as a manifest block."""
+    return {
+        "resize": {"shorter_side": 256, "interpolation": "bilinear", "antialias": True},
+        "crop": {"height": 224, "width": 224},
+        "scale": 1 / 255,
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+        "layout": "NCHW",
+        "channel_order": "RGB",
+    }
