@@ -258,7 +258,6 @@ export class Classifier {
   }
 }
 
-
 /**
  * A ModelSpec as the worker takes it: URLs absolute (the worker's base is not the page's),
  * bytes as a Blob or a copied Uint8Array (the caller's buffer is not transferred away).
