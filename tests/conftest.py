@@ -122,6 +122,8 @@ RESET_JS = """async ({ token, globals }) => {
         state: document.body.dataset.state,
         cards: document.querySelectorAll('#results .result').length,
         messageShown: !$('#message').hidden,
+        // A model the test registered at run time still picked ("Your models" in the picker).
+        ownModel: Boolean($('#model-select').selectedOptions[0]?.closest('optgroup')),
         violations: window.__violations,
         added,
     };
@@ -138,6 +140,8 @@ class SharedApp:
     - permissions (clipboard) and offline mode: cleared;
     - in-flight work, result cards, the error message, focus: cancelled and cleared through the
       page's own buttons;
+    - a model registered at run time left in use on the page: the context is closed (switch
+      back with the model picker to avoid it);
     - classifiers and other globals it put on ``window``: disposed and deleted;
     - uncaught page errors and CSP violations: the test fails (they would be bugs);
     - anything the page cannot be put back from (routes, which also turn off Chromium's HTTP
@@ -241,6 +245,8 @@ class SharedApp:
             assert not found["busy"], "work was still running after Cancel"
             if self.runtime_ended:
                 return self.recycle("a runtime worker ended")
+            if found["ownModel"]:
+                return self.recycle("the page was left using a model the test registered")
             if found["state"] != "ready":
                 return self.recycle(f"the page stayed in state {found['state']!r}")
             assert found["cards"] == 0 and not found["messageShown"], found

@@ -1,10 +1,12 @@
 /**
- * The demo page: drop, pick or paste images; show top-5 and per-stage timings for each.
+ * The demo page: drop, pick or paste images; show top-5 and per-stage timings for each; try a
+ * model of your own (an .onnx file and its labels, read in this tab, never uploaded).
  * All work goes through the public client API, exactly as an embedder would use it.
  */
 import { createClassifier } from './edge-infer.js';
 import { bindCameraButton } from './lib/camera.js';
-import { CAMERA, DEFAULTS, PREPROCESS_MODES } from './lib/config.js';
+import { CAMERA, DEFAULTS, PREPROCESS_MODES, USER_MODEL } from './lib/config.js';
+import { holdsModel, parseNumbers, specBlocks, splitModelFiles } from './lib/model-choices.js';
 import { registerOffline } from './lib/offline.js';
 import { acceptDroppedAndPastedFiles, fileName, inputName, loadingText, megabytes as mb, percent as pct } from './lib/ui.js';
 
@@ -16,6 +18,8 @@ let lastError = null;
 let runtimeDown = false; // the runtime failed to load: the next drop or Retry loads it again
 let currentModel = params.get('model') || undefined;
 let batch = new AbortController(); // "Cancel remaining" aborts every unfinished card
+const ownFiles = { model: null, labels: null }; // the user's model and labels, once picked
+const ownModelIds = new Set(); // models the user registered: in the picker, never in ?model=
 
 // A mistyped ?preprocess= falls back to the default, said on the page, rather than stopping it.
 const preprocessParam = params.get('preprocess');
@@ -107,9 +111,11 @@ async function switchModel(id) {
     });
     currentModel = info.id;
     $('#model-status').textContent = info.cached ? 'Ready (cached, no download)' : `Ready (loaded in ${(info.ms / 1000).toFixed(2)} s)`;
-    const url = new URL(location.href);
-    url.searchParams.set('model', info.id);
-    history.replaceState(null, '', url);
+    if (!ownModelIds.has(info.id)) {
+      const url = new URL(location.href);
+      url.searchParams.set('model', info.id);
+      history.replaceState(null, '', url);
+    }
   } catch (err) {
     select.value = previous; // the previous model keeps working
     $('#model-status').textContent = '';
@@ -117,6 +123,100 @@ async function switchModel(id) {
   } finally {
     select.disabled = false;
   }
+}
+
+/**
+ * Take the files for "try your own model"; once both are there, use them.
+ * @param {{model?: File|null, labels?: File|null}} files as splitModelFiles sorts a drop
+ */
+function takeModelFiles({ model, labels }) {
+  if (model) ownFiles.model = model;
+  if (labels) ownFiles.labels = labels;
+  $('#own-model-use').disabled = !(ownFiles.model && ownFiles.labels);
+  if (ownFiles.model && ownFiles.labels) return useOwnModel();
+  ownStatus(ownFiles.model ? `${ownFiles.model.name}: now add its labels file.` : `${ownFiles.labels.name}: now add the .onnx model file.`);
+}
+
+/**
+ * Register the user's model with the form's preprocessing and switch to it. A refusal says
+ * why, and the model in use stays in use.
+ */
+async function useOwnModel() {
+  const { model, labels } = ownFiles;
+  const button = $('#own-model-use');
+  button.disabled = true;
+  ownStatus(`Checking ${model.name}…`);
+  try {
+    const info = await classifier.registerModel({ bytes: model, labels, name: model.name, ...specBlocks(ownChoices()) });
+    ownModelIds.add(info.id);
+    currentModel = info.id;
+    addOwnPickerOption(info);
+    const some = info.labels.slice(0, 3).join(', ') + (info.labels.length > 3 ? ', …' : '');
+    ownStatus(`Using ${model.name}: ${info.labels.length} classes (${some}). Drop images to classify them with it.`, 'ready');
+  } catch (err) {
+    const inUse = $('#model-select').selectedOptions[0]?.textContent ?? currentModel;
+    ownStatus(`${model.name} was not loaded: ${err.message} [${err.code}]. Still using ${inUse}.`, 'error', err.code);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** The preprocessing form's values (ImageNet's defaults until changed). */
+function ownChoices() {
+  return {
+    size: Number($('#own-size').value),
+    resize: $('#own-resize').value,
+    channelOrder: $('#own-channels').value,
+    layout: $('#own-layout').value,
+    mean: parseNumbers($('#own-mean').value),
+    std: parseNumbers($('#own-std').value),
+    activation: $('#own-activation').value,
+  };
+}
+
+function fillOwnChoices() {
+  $('#own-size').value = USER_MODEL.size;
+  $('#own-resize').value = USER_MODEL.resize;
+  $('#own-channels').value = USER_MODEL.channelOrder;
+  $('#own-layout').value = USER_MODEL.layout;
+  $('#own-mean').value = USER_MODEL.mean.join(', ');
+  $('#own-std').value = USER_MODEL.std.join(', ');
+  $('#own-activation').value = USER_MODEL.activation;
+}
+
+/** Grey input: one mean and std; back to colour: ImageNet's three. */
+function onChannelsChange() {
+  const grey = $('#own-channels').value === 'L';
+  $('#own-mean').value = (grey ? USER_MODEL.greyMean : USER_MODEL.mean).join(', ');
+  $('#own-std').value = (grey ? USER_MODEL.greyStd : USER_MODEL.std).join(', ');
+}
+
+function ownStatus(text, state = '', code = '') {
+  const section = $('#own-model');
+  section.dataset.state = state;
+  section.dataset.errorCode = code;
+  const status = $('#own-model-status');
+  status.textContent = text;
+  status.setAttribute('role', state === 'error' ? 'alert' : 'status');
+}
+
+/** The user's model in the picker, under "Your models", selected. */
+function addOwnPickerOption(info) {
+  const select = $('#model-select');
+  let group = select.querySelector('optgroup');
+  if (!group) {
+    group = document.createElement('optgroup');
+    group.label = 'Your models (this tab only)';
+    select.append(group);
+  }
+  let option = [...group.children].find((o) => o.value === info.id);
+  if (!option) {
+    option = el('option');
+    option.value = info.id;
+    group.append(option);
+  }
+  option.textContent = `${info.name} · ${mb(info.bytes)} MB`;
+  select.value = info.id;
 }
 
 function showProgress({ state, stages, loaded, total }) {
@@ -256,7 +356,34 @@ zone.addEventListener('keydown', (event) => {
     $('#file-input').click();
   }
 });
-acceptDroppedAndPastedFiles({ dropTarget: document, pasteTarget: document, zone, contains: (node) => document.contains(node), onFiles: classifyFiles });
+// A dropped .onnx file is a model to try, wherever it lands; images are classified.
+const routeFiles = (files) => (holdsModel(files) ? takeModelFiles(splitModelFiles(files)) : classifyFiles(files));
+acceptDroppedAndPastedFiles({ dropTarget: document, pasteTarget: document, zone, contains: (node) => document.contains(node), onFiles: routeFiles });
+
+// Try your own model: its drop area (a labels file alone counts too), its pickers, its form.
+const ownDrop = $('#own-model-drop');
+ownDrop.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  ownDrop.classList.add('dragging');
+});
+ownDrop.addEventListener('dragleave', () => ownDrop.classList.remove('dragging'));
+ownDrop.addEventListener('drop', (event) => {
+  event.preventDefault();
+  event.stopPropagation(); // not an image to classify (the page's own handler)
+  ownDrop.classList.remove('dragging');
+  zone.classList.remove('dragging');
+  takeModelFiles(splitModelFiles(event.dataTransfer?.files ?? []));
+});
+for (const [id, role] of [['#own-model-file', 'model'], ['#own-labels-file', 'labels']]) {
+  const input = $(id);
+  input.addEventListener('change', () => {
+    if (input.files.length) takeModelFiles({ [role]: input.files[0] });
+    input.value = ''; // picking the same file again fires change again
+  });
+}
+$('#own-model-use').addEventListener('click', useOwnModel);
+$('#own-channels').addEventListener('change', onChannelsChange);
+fillOwnChoices();
 $('#retry-load').addEventListener('click', retryLoad);
 $('#cancel-pending').addEventListener('click', () => {
   batch.abort();

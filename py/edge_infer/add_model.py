@@ -28,6 +28,7 @@ from edge_infer.manifest import (
     PURE_WHEEL,
     ManifestError,
     ModelSpec,
+    parse_labels_file,
     parse_manifest_json,
 )
 
@@ -119,48 +120,10 @@ def read_labels_file(path: Path) -> tuple[tuple[str, ...], str]:
     except OSError as exc:
         raise AddModelError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AddModelError(
-            f"labels file {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
-            f"{exc.start}); save it as UTF-8"
-        ) from exc
-    text = text.removeprefix("\ufeff")
-    if path.suffix.lower() == ".json":
-        labels = _json_labels(path, text)
-    else:
-        # split("\n"), not splitlines(): U+2028 and friends may be part of a label.
-        lines = [line.strip() for line in text.split("\n")]
-        while lines and not lines[-1]:
-            lines.pop()
-        for n, line in enumerate(lines, 1):
-            if not line:
-                raise AddModelError(
-                    f"labels file {path}: line {n} is blank; write one label per line "
-                    "(a blank line would shift every later class index)"
-                )
-        labels = lines
-    if not labels:
-        raise AddModelError(f"labels file {path} has no labels")
-    return tuple(labels), hashlib.sha256(data).hexdigest()
-
-
-def _json_labels(path: Path, text: str) -> list[str]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AddModelError(
-            f"labels file {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
-    if not isinstance(value, list):
-        raise AddModelError(
-            f"labels file {path}: expected a JSON list of strings, got "
-            f"{'an object' if isinstance(value, dict) else type(value).__name__}"
-        )
-    for i, label in enumerate(value):
-        if not isinstance(label, str) or not label.strip():
-            raise AddModelError(f"labels file {path}: item {i} is not a non-empty string")
-    return [label.strip() for label in value]
+        labels = parse_labels_file(data, str(path))
+    except ManifestError as exc:
+        raise AddModelError(str(exc)) from exc
+    return labels, hashlib.sha256(data).hexdigest()
 
 
 def inspect_model(session: Any, path: Path) -> ModelIO:

@@ -267,6 +267,81 @@ def _parse_model(m: _Obj, label_sets: dict[str, tuple[str, ...]]) -> ModelSpec:
     )
 
 
+def parse_model_entry(data: Any, labels: Any, path: str = "model") -> ModelSpec:
+    """Validate one model entry given at run time, with its labels, exactly as a manifest entry.
+
+    The browser's runtime registration (``registerModel`` in ``web/lib/client.js``) builds the
+    entry; its ``labels`` field must name the label set ``labels`` stands for, its id.
+
+    Raises:
+        ManifestError: the message starts with ``path`` and the offending field.
+
+    """
+    entry = _Obj(data, path)
+    label_set = _Obj({"labels": list(labels) if isinstance(labels, tuple) else labels}, path)
+    for j, label in enumerate(label_set.list("labels", min_len=1)):
+        if not isinstance(label, str) or not label.strip():
+            raise ManifestError(f"{path}.labels[{j}]: expected a non-empty string")
+    return _parse_model(entry, {entry.str("id"): tuple(labels)})
+
+
+def parse_labels_file(data: bytes, source: str) -> tuple[str, ...]:
+    """Parse a labels file: a ``.json`` file is a JSON list of strings, others one per line.
+
+    Text is UTF-8 (a BOM is allowed). Each label is stripped of surrounding spaces, blank
+    lines at the end are ignored, and a blank line anywhere else is refused because it would
+    shift every later class index.
+
+    Raises:
+        ManifestError: not UTF-8, malformed, or no label; the message names ``source``.
+
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"labels file {source} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from exc
+    text = text.removeprefix("\ufeff")
+    if source.lower().endswith(".json"):
+        labels = _json_labels(source, text)
+    else:
+        # split("\n"), not splitlines(): U+2028 and friends may be part of a label.
+        lines = [line.strip() for line in text.split("\n")]
+        while lines and not lines[-1]:
+            lines.pop()
+        for n, line in enumerate(lines, 1):
+            if not line:
+                raise ManifestError(
+                    f"labels file {source}: line {n} is blank; write one label per line "
+                    "(a blank line would shift every later class index)"
+                )
+        labels = lines
+    if not labels:
+        raise ManifestError(f"labels file {source} has no labels")
+    return tuple(labels)
+
+
+def _json_labels(source: str, text: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(
+            f"labels file {source}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg})"
+        ) from exc
+    if not isinstance(value, list):
+        raise ManifestError(
+            f"labels file {source}: expected a JSON list of strings, got "
+            f"{'an object' if isinstance(value, dict) else type(value).__name__}"
+        )
+    for i, label in enumerate(value):
+        if not isinstance(label, str) or not label.strip():
+            raise ManifestError(f"labels file {source}: item {i} is not a non-empty string")
+    return [label.strip() for label in value]
+
+
 def parse_preprocess(data: Any, path: str = "preprocess") -> PreprocessSpec:
     """Validate one manifest ``preprocess`` block (used by tools that build entries)."""
     return _parse_preprocess(_Obj(data, path))

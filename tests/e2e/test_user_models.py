@@ -2,7 +2,8 @@
 a multi-label (sigmoid) output, a grey input stretched to size, and a model whose
 preprocessing and output are the user's own Python (hooks). The browser's answers equal the
 CPython host's on the same pixels, in both preprocessing modes; a hook that raises fails
-that image with the file and line, and the next image works.
+that image with the file and line, and the next image works. The same files given at run time
+by URL (model, labels file, hooks) answer exactly as the added model does.
 
 The models are small real ONNX files (tests/onnx_models.py) added to a copy of the manifest,
 which the dev server serves in place of ``models/`` (``serve.py --mount models=DIR``).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import os
 
 import numpy as np
@@ -152,3 +154,37 @@ def test_a_failing_hook_names_its_file_and_line_and_the_next_image_works(page, u
         "hooked.hooks.py, line 6, in preprocess: ValueError: 77 pixels wide"
     )
     assert out["next"] in ("red", "green", "blue")
+
+
+REGISTER_SAME_MODEL_JS = """async ({ spec, b64 }) => {
+    const { createClassifier } = await import('/edge-infer.js');
+    window.classifier ??= createClassifier({ topK: 3 });
+    const { id } = await window.classifier.registerModel(spec);
+    const image = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const classify = (model) => window.classifier.classify(
+        new Blob([image], { type: 'image/png' }), { model });
+    return { given: await classify(id), added: await classify('hooked') };
+}"""
+
+
+def test_a_model_given_by_url_with_labels_and_hooks_urls_answers_as_the_added_one(
+    page, user_site, user_models
+):
+    """registerModel with every part by URL: the same files add-model wrote, the same answers."""
+    (user_models / "colours.txt").write_text("red\ngreen\nblue\n")
+    page.goto(user_site + "models/manifest.json")
+    hooked = load_manifest(user_models / "manifest.json").get("hooked")
+    raw = json.loads((user_models / "manifest.json").read_text())
+    spec = {
+        "id": "hooked-at-runtime",
+        "url": f"/models/{hooked.file}",
+        "sha256": hooked.sha256,
+        "labels": "/models/colours.txt",
+        "hooks": {"url": f"/models/{hooked.hooks.file}", "sha256": hooked.hooks.sha256},
+        "preprocess": next(m for m in raw["models"] if m["id"] == "hooked")["preprocess"],
+    }
+    b64 = base64.b64encode(photo("coffee.png").read_bytes()).decode()
+    out = page.evaluate(REGISTER_SAME_MODEL_JS, {"spec": spec, "b64": b64})
+    given, added = out["given"], out["added"]
+    assert given["model"]["id"] == "hooked-at-runtime" and given["preprocess_mode"] == "hook"
+    assert given["top_k"] == added["top_k"]

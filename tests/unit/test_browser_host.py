@@ -1,14 +1,19 @@
-"""The Pyodide host's Python side, in CPython: model bookkeeping and runtime facts.
+"""The Pyodide host's Python side, in CPython: model bookkeeping, models registered at run
+time, and runtime facts.
 
 Its per-image calls (``begin`` reads a JS typed array) run in the browser tests.
 """
 
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from edge_infer.hooks import HookError
 from edge_infer.hosts.browser import BrowserHost
+from edge_infer.manifest import ManifestError
 
 MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
 
@@ -40,3 +45,85 @@ def test_each_model_keeps_one_input_tensor_and_logits_buffer_until_removed(host)
     host.remove_model(model_id)
     with pytest.raises(KeyError):
         host.input_tensor(model_id)
+
+
+def runtime_entry(model_id="mine", classes=3, **changes):
+    """A model entry as the browser's runtime registration builds it (web/lib/inference.js)."""
+    entry = {
+        "id": model_id,
+        "version": "1.0.0",
+        "name": "mine.onnx",
+        "file": f"{model_id}.onnx",
+        "sha256": "ab" * 32,
+        "bytes": 1234,
+        "license": "unspecified",
+        "provenance": {"registered_at_runtime": "mine.onnx"},
+        "input": {"name": "x", "shape": [1, 3, 32, 32], "dtype": "float32"},
+        "output": {"name": "logits", "shape": [1, classes], "dtype": "float32"},
+        "preprocess": {
+            "resize": {"interpolation": "bilinear", "antialias": True, "shorter_side": 37},
+            "crop": {"height": 32, "width": 32},
+            "scale": 1 / 255,
+            "mean": [0.485, 0.456, 0.406],
+            "std": [0.229, 0.224, 0.225],
+            "layout": "NCHW",
+            "channel_order": "RGB",
+        },
+        "labels": model_id,
+    }
+    entry.update(changes)
+    return entry
+
+
+def test_a_registered_model_is_validated_as_a_manifest_entry_and_then_runs(host):
+    host.register_model(json.dumps(runtime_entry()), labels_file=b"red\ngreen\nblue\n")
+    host.add_model("mine")
+    assert host.model("mine").labels == ("red", "green", "blue")
+    assert host.input_tensor("mine").shape == (1, 3, 32, 32)
+    host.register_model(json.dumps(runtime_entry(classes=2)), labels_json='["a", "b"]')
+    assert host.model("mine").labels == ("a", "b")  # registering the id again replaces it
+
+
+@pytest.mark.parametrize(
+    ("entry", "labels", "message"),
+    [
+        (runtime_entry(classes=4), b"red\ngreen\nblue\n", "4 classes but label set 'mine' has 3"),
+        (runtime_entry(), b"red\n\xe9\nblue\n", "is not UTF-8 text (byte 0xe9 at offset 4)"),
+        (runtime_entry(), b"red\n\ngreen\nblue\n", "line 2 is blank"),
+        (runtime_entry(id="bad id"), b"a\nb\nc\n", "'bad id' must match"),
+        (runtime_entry(sha256="x"), b"a\nb\nc\n", ".sha256: expected 64 lowercase hex digits"),
+        (
+            runtime_entry(input={"name": "x", "shape": [1, 3, 224, 224], "dtype": "float32"}),
+            b"a\nb\nc\n",
+            "does not match the preprocessing",
+        ),
+    ],
+)
+def test_a_bad_registration_is_refused_naming_the_field_and_changes_nothing(
+    host, entry, labels, message
+):
+    host.register_model(json.dumps(runtime_entry()), labels_json='["a", "b", "c"]')
+    with pytest.raises(ManifestError, match=re.escape(message)):
+        host.register_model(json.dumps(entry), labels_file=labels, labels_source="my.txt")
+    assert host.model("mine").labels == ("a", "b", "c")
+    assert set(host.registered) == {"mine"}
+
+
+def test_a_manifest_id_cannot_be_registered(host):
+    taken = host.manifest.default_model
+    with pytest.raises(ManifestError, match="a model of the manifest has this id"):
+        host.register_model(json.dumps(runtime_entry(taken)), labels_json='["a", "b", "c"]')
+    assert host.model(taken) is host.manifest.get(taken)
+
+
+def test_a_registered_model_with_hooks_needs_the_file_its_sha256_names(host):
+    source = "def postprocess(logits, model):\n    return logits\n"
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    entry = runtime_entry(hooks={"file": "mine.hooks.py", "sha256": digest})
+    with pytest.raises(HookError, match="needs its hooks file"):
+        host.register_model(json.dumps(entry), labels_json='["a", "b", "c"]')
+    with pytest.raises(HookError, match="fails its integrity check"):
+        host.register_model(json.dumps(entry), '["a", "b", "c"]', hooks_source=source + "#")
+    assert host.registered == {}
+    host.register_model(json.dumps(entry), '["a", "b", "c"]', hooks_source=source)
+    host.add_model("mine", source)

@@ -13,7 +13,10 @@ const DEFAULT_BASE_URL = new URL('../', import.meta.url).href;
 
 /**
  * @typedef {object} ClassifierOptions
- * @property {string} [model] manifest model id; the manifest's default when omitted
+ * @property {string|ModelSpec} [model] manifest model id, or a model of your own given at run
+ *   time (see {@link ModelSpec}: the runtime boots with the manifest's default model, then
+ *   registers yours, and `ready` resolves once it can classify); the manifest's default when
+ *   omitted
  * @property {number} [topK=5] classes per result
  * @property {number} [threads] onnxruntime-web threads; defaults to min(4, cores) when the page
  *   is cross-origin isolated and 1 otherwise (more cannot work without isolation). The first
@@ -33,6 +36,35 @@ const DEFAULT_BASE_URL = new URL('../', import.meta.url).href;
  * @property {boolean} [debug=false] count live PyProxies and watch onnxruntime-web's WASM heap
  *   for `stats()` (leak hunting; slightly slower). Like `threads`, the classifier that boots
  *   the shared runtime decides.
+ */
+
+/**
+ * A model given at run time (`registerModel`, or the `model` option). It is checked as the
+ * manifest's models are: the file's sha256 before use, and the entry it makes by Python's own
+ * manifest validation (a refusal names the field). The file never leaves the page.
+ * @typedef {object} ModelSpec
+ * @property {string} [id] the id to classify with (1-64 letters, digits, `_`, `.`, `-`);
+ *   default `user-` and the first 12 hex digits of the file's sha256. Registering an id again
+ *   replaces that model; a manifest id cannot be taken.
+ * @property {string|URL} [url] where the `.onnx` file is (same-origin or CORS-enabled)
+ * @property {ArrayBuffer|ArrayBufferView|Blob|File} [bytes] the `.onnx` file itself, for
+ *   example a dropped File; give `url` or `bytes`
+ * @property {string} [sha256] the file's sha256 (64 lowercase hex digits): required with
+ *   `url`; computed for `bytes` (and compared, when given)
+ * @property {string[]|string|URL|Blob|File} labels one per class, in the output's order: a
+ *   list, or a labels file (one label per line, UTF-8; or a `.json` list) by URL or as a File
+ * @property {object} preprocess how pixels become the input tensor: a manifest entry's
+ *   `preprocess` block (`resize` {mode `shorter_side`|`stretch`, shorter_side, interpolation
+ *   `bilinear`, antialias}, `crop` {height, width}, `channel_order` `RGB`|`BGR`|`L`, `layout`
+ *   `NCHW`|`NHWC`, `scale` with `mean` and `std` or `offset`; see models/README.md)
+ * @property {{activation?: 'softmax'|'sigmoid'|'none', threshold?: number}} [output] what makes
+ *   the output probabilities (default softmax; sigmoid results add `multi_label`)
+ * @property {{url: string|URL, sha256: string}|{source: string}} [hooks] the model's Python
+ *   hooks file (`preprocess(pixels, model)` and/or `postprocess(logits, model)`, see
+ *   docs/architecture.md), by URL with its sha256, or as text
+ * @property {string} [name] shown to people; default the id
+ * @property {string} [version='1.0.0'] results carry it as `model_version`
+ * @property {string} [license='unspecified']
  */
 
 /**
@@ -57,10 +89,17 @@ export class Classifier {
   #options;
   #lease = null;
   #disposed = false;
+  /** @type {Map<string, ModelSpec>} models this classifier registered, again after a restart */
+  #registered = new Map();
+  /** The `model` option's spec, registered by every (re)connection before `ready`. */
+  #bootSpec = null;
 
   /** @param {ClassifierOptions} options */
   constructor(options) {
-    this.#options = resolveOptions({ ...options, baseUrl: new URL(options.baseUrl ?? DEFAULT_BASE_URL, location.href).href });
+    const spec = typeof options.model === 'object' && options.model !== null ? options.model : null;
+    this.#bootSpec = spec && toWireSpec(spec);
+    const model = spec ? undefined : options.model;
+    this.#options = resolveOptions({ ...options, model, baseUrl: new URL(options.baseUrl ?? DEFAULT_BASE_URL, location.href).href });
     /** Runtime facts once ready (versions, threads, isolation). */
     this.runtime = null;
     /** Resolves with `{runtime, model, startup_ms}` when the runtime is ready. */
@@ -70,10 +109,21 @@ export class Classifier {
 
   #connect() {
     this.#lease = acquireRuntime(this.#options);
-    return this.#lease.runtime.init(this.#options).then((info) => {
+    return this.#lease.runtime.init(this.#options).then(async (info) => {
+      // A restarted runtime knows none of the models registered before: register them again.
+      for (const spec of this.#registered.values()) await this.#send(spec);
+      if (this.#bootSpec) {
+        const model = await this.#send(this.#bootSpec);
+        this.#options.model = model.id;
+        info = { ...info, model: { id: model.id, version: model.version, name: model.name } };
+      }
       this.runtime = info.runtime;
       return info;
     });
+  }
+
+  #send(wireSpec, opts = {}) {
+    return this.#lease.runtime.channel.request('registerModel', { spec: wireSpec }, opts);
   }
 
   /**
@@ -129,7 +179,7 @@ export class Classifier {
   /**
    * Make a model ready ahead of use (download with progress, sha256 check, session): for a
    * model picker. Cached models answer at once with `cached: true`.
-   * @param {string} modelId manifest id
+   * @param {string} modelId manifest id, or the id of a model registered with registerModel
    * @param {{onProgress?: (p: {model: string, loaded: number, total: number}) => void, signal?: AbortSignal}} [opts]
    * @returns {Promise<{id: string, version: string, name: string, cached: boolean, ms: number}>}
    */
@@ -138,6 +188,31 @@ export class Classifier {
     this.#restartIfDown();
     await this.ready;
     return this.#lease.runtime.channel.request('loadModel', { model: modelId }, { onProgress, signal });
+  }
+
+  /**
+   * Register a model of your own at run time, then classify with it by id:
+   * `const { id } = await classifier.registerModel({ bytes: file, labels, preprocess })` and
+   * `classifier.classify(image, { model: id })`. Every classifier on the page sharing this
+   * runtime (same `baseUrl`) can use it; the manifest's models keep working.
+   * @param {ModelSpec} spec
+   * @param {{onProgress?: (p: {model: string, loaded: number, total: number}) => void, signal?: AbortSignal}} [opts]
+   *   `onProgress`: bytes of a model given by URL downloaded so far
+   * @returns {Promise<{id: string, version: string, name: string, sha256: string, bytes: number, labels: string[], entry: object, ms: number}>}
+   *   `entry`: the model's entry in the manifest's schema, as Python validated it
+   * @throws {EdgeInferError} E_MODEL_INTEGRITY (the file is not the sha256 given),
+   *   E_MODEL_FETCH, E_MANIFEST (the spec is not valid, or the labels do not fit the model's
+   *   output; the message names the field), E_INPUT (not an ONNX image classifier
+   *   onnxruntime-web can run), E_HOOK; nothing changes then, and every model keeps working
+   */
+  async registerModel(spec, { onProgress, signal } = {}) {
+    if (this.#disposed) throw new EdgeInferError(ErrorCode.DISPOSED, 'the classifier was disposed');
+    const wireSpec = toWireSpec(spec);
+    this.#restartIfDown();
+    await this.ready;
+    const model = await this.#send(wireSpec, { onProgress, signal });
+    this.#registered.set(model.id, wireSpec);
+    return model;
   }
 
   /**
@@ -183,3 +258,20 @@ export class Classifier {
   }
 }
 
+/**
+ * A ModelSpec as the worker takes it: URLs absolute (the worker's base is not the page's),
+ * bytes as a Blob or a copied Uint8Array (the caller's buffer is not transferred away).
+ * @param {ModelSpec} spec
+ * @returns {object}
+ */
+function toWireSpec(spec) {
+  if (typeof spec !== 'object' || spec === null) throw new EdgeInferError(ErrorCode.INPUT, 'a model spec must be an object');
+  const absolute = (url) => new URL(url, location.href).href;
+  const wire = { ...spec };
+  if (spec.url != null) wire.url = absolute(spec.url);
+  if (ArrayBuffer.isView(spec.bytes)) wire.bytes = new Uint8Array(spec.bytes.buffer.slice(spec.bytes.byteOffset, spec.bytes.byteOffset + spec.bytes.byteLength));
+  else if (spec.bytes instanceof ArrayBuffer) wire.bytes = new Uint8Array(spec.bytes.slice(0));
+  if (typeof spec.labels === 'string' || spec.labels instanceof URL) wire.labels = absolute(spec.labels);
+  if (spec.hooks?.url != null) wire.hooks = { ...spec.hooks, url: absolute(spec.hooks.url) };
+  return wire;
+}

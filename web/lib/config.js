@@ -21,6 +21,28 @@ export const DEFAULTS = Object.freeze({
   debug: false,
 });
 
+/**
+ * The page's preprocessing choices for a model a user drops (model-choices.js), preset to
+ * ImageNet's conventions as add-model's defaults are (edge_infer.add_model): a 224 input, the
+ * shorter side resized to 224 / (224 / 256) = 256 then centre-cropped, RGB, NCHW, values
+ * scaled by 1/255 then normalised with ImageNet's mean and std, and a softmax.
+ */
+export const USER_MODEL = Object.freeze({
+  size: 224,
+  /** crop / shorter side: torchvision's Resize(256) + CenterCrop(224) */
+  cropRatio: 224 / 256,
+  resize: 'shorter_side',
+  channelOrder: 'RGB',
+  layout: 'NCHW',
+  scale: 1 / 255,
+  mean: Object.freeze([0.485, 0.456, 0.406]),
+  std: Object.freeze([0.229, 0.224, 0.225]),
+  /** mean and std for a grey (L) input */
+  greyMean: Object.freeze([0]),
+  greyStd: Object.freeze([1]),
+  activation: 'softmax',
+});
+
 /** The camera readout (page and element): the best class only, so it stays readable live. */
 export const CAMERA = Object.freeze({ topK: 1 });
 

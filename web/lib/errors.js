@@ -17,9 +17,9 @@ export const ErrorCode = Object.freeze({
   MODEL_UNKNOWN: 'E_MODEL_UNKNOWN',
   /** The model file could not be fetched. */
   MODEL_FETCH: 'E_MODEL_FETCH',
-  /** The model bytes do not match the manifest's sha256 or size. */
+  /** The model bytes do not match the sha256 or size of the manifest or of a model spec. */
   MODEL_INTEGRITY: 'E_MODEL_INTEGRITY',
-  /** The manifest is malformed. */
+  /** The manifest is malformed, or a model given at run time is not valid (the message names the field). */
   MANIFEST: 'E_MANIFEST',
   /** A runtime file (Pyodide, a wheel, onnxruntime-web) failed to load. */
   RUNTIME_LOAD: 'E_RUNTIME_LOAD',

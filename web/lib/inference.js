@@ -1,14 +1,15 @@
 /**
  * The booted runtime of the inference worker: the Python host, onnxruntime-web's backend, one
- * session per loaded model (an LRU cache), and the per-image path: decode a few images ahead,
- * classify strictly in arrival order.
+ * session per loaded model (an LRU cache), the models registered at run time, and the
+ * per-image path: decode a few images ahead, classify strictly in arrival order.
  */
 import { LIMITS, checkPreprocess } from './config.js';
 import { decodeToRGBA, fastResize } from './decode.js';
 import { EdgeInferError, ErrorCode } from './errors.js';
 import { installHookWheels } from './hook-wheels.js';
-import { fetchVerifiedHooks, fetchVerifiedModel, findModel } from './models.js';
+import { fetchVerifiedFile, fetchVerifiedHooks, fetchVerifiedModel, findModel } from './models.js';
 import { SessionCache } from './session-cache.js';
+import { buildEntry, modelIo, readHooks, readLabels, readModelFile } from './user-models.js';
 
 /** Everything the inference worker holds once booted; its handlers call into it. */
 export class InferenceRuntime {
@@ -39,6 +40,12 @@ export class InferenceRuntime {
     this.cache = new SessionCache({ ...cache, onEvict: (entry) => this.#release(entry) });
     /** @type {Map<string, object>} model id -> session, as registered with Python */
     this.sessions = new Map();
+    /**
+     * Models registered at run time, by id: the entry, and where its bytes come from again
+     * after its session is evicted (the URL, fetched and checked again, or the bytes kept).
+     * @type {Map<string, {entry: object, url: string|null, bytes: Uint8Array|null, hooks: string|null}>}
+     */
+    this.userModels = new Map();
     /** Settles when the last queued job does: classification is strictly in arrival order. */
     this.queue = Promise.resolve();
     this.decodes = new DecodeLimiter(LIMITS.decodesAhead);
@@ -59,10 +66,13 @@ export class InferenceRuntime {
    * @returns {Promise<{model: object, cached: boolean}>}
    */
   async ensureModel(modelId, onBytes) {
-    const model = findModel(this.manifest, modelId);
+    const model = this.#model(modelId);
     const { cached } = await this.cache.acquire(model, async () => {
-      const hooks = await this.#prepareHooks(model);
-      const bytes = await fetchVerifiedModel(this.modelsUrl, model, onBytes);
+      const user = this.userModels.get(model.id);
+      const hooks = user ? await this.#userHooks(user) : await this.#prepareHooks(model);
+      const bytes = user
+        ? (user.bytes?.slice() ?? (await fetchVerifiedFile(user.url, model, onBytes)))
+        : await fetchVerifiedModel(this.modelsUrl, model, onBytes);
       const session = await this.backend.createSession(bytes, model);
       try {
         this.#register(model, session, hooks);
@@ -82,7 +92,7 @@ export class InferenceRuntime {
    * @returns {Promise<object>} LoadModelResult
    */
   loadModel(modelId, onProgress) {
-    const spec = findModel(this.manifest, modelId);
+    const spec = this.#model(modelId);
     return this.#enqueue(async () => {
       const t0 = performance.now();
       const onBytes = (loaded, total) => onProgress({ state: 'loading', stages: ['model'], model: spec.id, loaded, total });
@@ -101,7 +111,7 @@ export class InferenceRuntime {
   classify({ image, name, model: modelId, topK, decodeMs = 0, preprocess }, signal) {
     checkPreprocess(preprocess);
     const received = performance.now();
-    const spec = findModel(this.manifest, modelId);
+    const spec = this.#model(modelId);
     const decoded = this.decodes.run(async () => {
       throwIfAborted(signal);
       // A model with Python hooks gets the full pixels: its own code may do the resizing.
@@ -121,6 +131,61 @@ export class InferenceRuntime {
       const facts = { mode: spec.hooks ? 'exact' : preprocess, topK, decodeMs: totalDecodeMs, queueWaitMs: Math.max(0, started - received - totalDecodeMs), started };
       return this.python.classify(model.id, pixels, facts, (input) => session.run(input));
     });
+  }
+
+  /**
+   * Check a model given at run time and make it classifiable under its id (messages.js
+   * RegisterModelRequest). The file is fetched or read and its sha256 checked at once; its
+   * session is created and run once on zeros (the class count) in queue order; Python then
+   * validates the entry built from the spec, as a manifest entry. A refusal changes nothing:
+   * every model, including one registered before under the same id, keeps working.
+   * @param {object} spec client.js ModelSpec, as the page sent it
+   * @param {(p: object) => void} onProgress ModelProgress reports while the file downloads
+   * @returns {Promise<object>} RegisterModelResult
+   */
+  async registerModel(spec, onProgress) {
+    const t0 = performance.now();
+    const onBytes = (loaded, total) => onProgress({ state: 'loading', stages: ['model'], model: spec.id ?? '', loaded, total });
+    const [file, labels, hooks] = await Promise.all([readModelFile(spec, onBytes), readLabels(spec.labels), readHooks(spec.hooks)]);
+    // Bytes given by the page are kept, to create the session again after an eviction.
+    const kept = spec.url == null ? file.bytes.slice() : null;
+    return this.#enqueue(async () => {
+      if (hooks) await this.#installFullLibrary(); // Python imports the hooks to validate them
+      const session = await this.#sessionFromFile(file);
+      let entry;
+      try {
+        const io = modelIo(session.io, file.name);
+        const { logits } = await session.run(new Float32Array(io.input.shape.reduce((a, b) => a * b, 1))).catch((err) => {
+          throw new EdgeInferError(ErrorCode.INPUT, `${file.name}: the model does not run on an input of shape [${io.input.shape}]: ${err.message}`);
+        });
+        entry = buildEntry(spec, file, io, logits.length, hooks);
+        this.python.registerModel(entry, labels, hooks?.text ?? null);
+      } catch (err) {
+        session.release().catch(() => {});
+        throw err;
+      }
+      this.cache.remove(entry.id); // the model registered before under this id, if any
+      this.userModels.set(entry.id, { entry, url: spec.url ?? null, bytes: kept, hooks: hooks?.text ?? null });
+      this.#register(entry, session, hooks?.text ?? null);
+      this.cache.put(entry, session);
+      const classes = this.python.labels(entry.id);
+      return { id: entry.id, version: entry.version, name: entry.name, sha256: entry.sha256, bytes: entry.bytes, labels: classes, entry, ms: round(performance.now() - t0), cache: this.cache.stats() };
+    });
+  }
+
+  /** A session for a file given at run time; a file onnxruntime-web cannot load is E_INPUT. */
+  async #sessionFromFile(file) {
+    try {
+      return await this.backend.createSession(file.bytes, { id: file.name });
+    } catch (err) {
+      if (err.code !== ErrorCode.INFERENCE) throw err; // the runtime itself failed to load
+      throw new EdgeInferError(ErrorCode.INPUT, `${file.name} is not an ONNX model onnxruntime-web can load: ${err.message}`);
+    }
+  }
+
+  /** The entry of a model: registered at run time, or the manifest's. */
+  #model(modelId) {
+    return this.userModels.get(modelId)?.entry ?? findModel(this.manifest, modelId);
   }
 
   /** Memory facts for leak hunting (messages.js StatsResult). */
@@ -150,6 +215,12 @@ export class InferenceRuntime {
     await this.#installFullLibrary();
     await installHookWheels(this.pyodide, this.python, this.modelsUrl, model);
     return hooks;
+  }
+
+  /** A run-time model's hooks source (null without one), the whole library installed first. */
+  async #userHooks(user) {
+    if (user.hooks) await this.#installFullLibrary();
+    return user.hooks ?? null;
   }
 
   /** The whole library for Python hooks, installed once; a failed install is tried again. */

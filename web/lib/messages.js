@@ -64,7 +64,7 @@
 /**
  * `loadModel`: make a model ready without classifying. Progress: {@link ModelProgress}.
  * @typedef {object} LoadModelRequest
- * @property {string} model manifest id
+ * @property {string} model manifest id, or the id of a model registered at run time
  */
 
 /**
@@ -115,8 +115,31 @@
  * @property {object} runtime
  */
 
+/**
+ * `registerModel`: check a model given at run time and make it classifiable under its id (see
+ * client.js ModelSpec). The worker fetches or reads the file, checks its sha256, creates its
+ * session and runs it once; Python validates the entry it builds, as a manifest entry.
+ * Registering an id again replaces that model. Progress: {@link ModelProgress}.
+ * @typedef {object} RegisterModelRequest
+ * @property {object} spec client.js ModelSpec, with URLs made absolute and `bytes` a Blob or
+ *   a Uint8Array (a copy: the caller's buffer is left alone)
+ */
+
+/**
+ * @typedef {object} RegisterModelResult
+ * @property {string} id
+ * @property {string} version
+ * @property {string} name
+ * @property {string} sha256 of the model file
+ * @property {number} bytes the model file's size
+ * @property {string[]} labels
+ * @property {object} entry the whole entry, in the manifest's schema
+ * @property {number} ms time to register it
+ * @property {{models: string[], bytes: number}} cache the session cache afterwards
+ */
+
 /** Requests the inference worker serves. */
-export const INFERENCE_REQUESTS = Object.freeze(['init', 'stats', 'crash', 'loadModel', 'classify']);
+export const INFERENCE_REQUESTS = Object.freeze(['init', 'stats', 'crash', 'loadModel', 'registerModel', 'classify']);
 
 // ---------------------------------------------------------------------------------------
 // Page -> onnxruntime-web's worker (ort-worker.js), once, outside the request protocol
@@ -154,10 +177,18 @@ export const ORT_CONNECT = 'connect';
  * bytes of ORT's own files fetched meanwhile (the first session loads ORT's WASM).
  * @typedef {object} OrtCreateSessionRequest
  * @property {Uint8Array} bytes the .onnx file
- * @property {{id: string, input: {name: string, shape: number[]}, output: {name: string}}} model
+ * @property {{id: string, input?: {name: string, shape: number[]}, output?: {name: string}}} model
+ *   its manifest entry; only `id` for a model registered at run time (its first input and
+ *   output are used, see OrtCreateSessionResult.io)
  */
 
-/** @typedef {{sessionId: number, threads: number}} OrtCreateSessionResult */
+/**
+ * @typedef {object} OrtCreateSessionResult
+ * @property {number} sessionId
+ * @property {number} threads
+ * @property {{inputs: {name: string, type: string|null, shape: (number|string)[]|null}[], outputs: object[]}} io
+ *   the file's inputs and outputs as declared (what a model registered at run time is checked against)
+ */
 
 /**
  * `run`: one inference. The input's buffer comes back with the answer, for the next run.

@@ -62,8 +62,22 @@ export function modelUrl(modelsUrl, model) {
  * @param {(loaded: number, total: number) => void} [onBytes]
  * @returns {Promise<Uint8Array>}
  */
-export async function fetchVerifiedModel(modelsUrl, model, onBytes = () => {}) {
-  const url = modelUrl(modelsUrl, model).href;
+export function fetchVerifiedModel(modelsUrl, model, onBytes = () => {}) {
+  return fetchVerifiedFile(modelUrl(modelsUrl, model).href, model, onBytes, 'the manifest');
+}
+
+/**
+ * Download a model file with progress and verify its sha256 (and its size, when known).
+ * @param {string} url
+ * @param {{id: string, sha256: string, bytes?: number}} model what the file must be
+ * @param {(loaded: number, total: number) => void} [onBytes] total: the known size, else the
+ *   response's Content-Length, else 0
+ * @param {string} [authority] what vouches for the sha256, in error messages
+ * @returns {Promise<Uint8Array>}
+ * @throws {EdgeInferError} E_MODEL_FETCH if it cannot be fetched, E_MODEL_INTEGRITY if it is
+ *   not the file `model` describes
+ */
+export async function fetchVerifiedFile(url, model, onBytes = () => {}, authority = 'the model spec') {
   let response;
   try {
     response = await fetch(url);
@@ -71,25 +85,39 @@ export async function fetchVerifiedModel(modelsUrl, model, onBytes = () => {}) {
   } catch (err) {
     throw new EdgeInferError(ErrorCode.MODEL_FETCH, `cannot fetch model ${model.id} (${url}): ${err.message}`, { file: url });
   }
-  const bytes = new Uint8Array(model.bytes);
+  const expected = model.bytes ?? null;
+  const total = expected ?? Number(response.headers.get('content-length') ?? 0);
+  const chunks = [];
   let loaded = 0;
   const reader = response.body.getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (loaded + value.byteLength > bytes.length) throw integrityError(model, url, 'is larger than the manifest says');
-      bytes.set(value, loaded);
+      if (expected !== null && loaded + value.byteLength > expected) throw integrityError(model, url, `is larger than ${authority} says`);
+      chunks.push(value);
       loaded += value.byteLength;
-      onBytes(loaded, model.bytes);
+      onBytes(loaded, total);
     }
   } catch (err) {
     if (err instanceof EdgeInferError) throw err;
     throw new EdgeInferError(ErrorCode.MODEL_FETCH, `download of model ${model.id} failed: ${err.message}`, { file: url });
   }
-  if (loaded !== model.bytes) throw integrityError(model, url, `has ${loaded} bytes, the manifest says ${model.bytes}`);
+  if (expected !== null && loaded !== expected) throw integrityError(model, url, `has ${loaded} bytes, ${authority} says ${expected}`);
+  const bytes = concat(chunks, loaded);
   const digest = await sha256Hex(bytes);
-  if (digest !== model.sha256) throw integrityError(model, url, `has sha256 ${digest}, the manifest says ${model.sha256}`);
+  if (digest !== model.sha256) throw integrityError(model, url, `has sha256 ${digest}, ${authority} says ${model.sha256}`);
+  return bytes;
+}
+
+function concat(chunks, length) {
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
   return bytes;
 }
 

@@ -43,7 +43,7 @@ const handlers = {
   /**
    * Create a session from verified model bytes. Progress reports `{bytes}` for ORT's own
    * files fetched meanwhile (the first session loads ORT's WASM).
-   * @returns {{sessionId: number, threads: number}}
+   * @returns {{sessionId: number, threads: number, io: object}} `io`: the file's inputs and outputs
    */
   async createSession({ bytes, model }, ctx) {
     if (!backend) throw new EdgeInferError(ErrorCode.INTERNAL, 'createSession before load');
@@ -53,7 +53,7 @@ const handlers = {
       missing.stop();
       const sessionId = nextSessionId++;
       sessions.set(sessionId, session);
-      return { sessionId, threads: backend.threads };
+      return { sessionId, threads: backend.threads, io: session.io };
     } finally {
       reportBytes = null;
     }

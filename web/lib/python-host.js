@@ -60,6 +60,23 @@ export class PythonHost {
     }
   }
 
+  /**
+   * Have Python validate a model entry given at run time, as a manifest entry, and keep it
+   * for addModel (BrowserHost.register_model). Nothing changes if it is refused.
+   * @param {object} entry the entry (user-models.js buildEntry)
+   * @param {{json: string|null, file: Uint8Array|null, source: string}} labels user-models.js readLabels
+   * @param {string|null} hooks the text of its hooks file, if it has one
+   * @throws {EdgeInferError} E_MANIFEST naming the field, or E_HOOK
+   */
+  registerModel(entry, labels, hooks) {
+    call(() => this.host.register_model(JSON.stringify(entry), labels.json, labels.file, labels.source, hooks));
+  }
+
+  /** The labels of a model, as Python holds them. */
+  labels(modelId) {
+    return JSON.parse(call(() => this.host.labels_json(modelId)));
+  }
+
   /** Forget `modelId` and release the views of its arrays. */
   removeModel(modelId) {
     const arrays = this.arrays.get(modelId);
@@ -114,6 +131,7 @@ function toCoded(err) {
   const last = text.trim().split('\n').pop();
   if (/PreprocessError|PostprocessError/.test(last)) return new EdgeInferError(ErrorCode.INPUT, last);
   if (/HookError/.test(last)) return new EdgeInferError(ErrorCode.HOOK, last.replace(/^[\w.]*HookError: /, ''));
+  if (/ManifestError/.test(last)) return new EdgeInferError(ErrorCode.MANIFEST, last.replace(/^[\w.]*ManifestError: /, ''));
   if (/EdgeInferError/.test(text)) return new EdgeInferError(ErrorCode.INFERENCE, last);
   return new EdgeInferError(ErrorCode.INTERNAL, last);
 }

@@ -57,6 +57,18 @@ export class SessionCache {
     this.#insert({ id: model.id, bytes: model.bytes, session });
   }
 
+  /**
+   * Drop `id`'s session, if cached, releasing it as an eviction would (a model registered
+   * again under the same id replaces it).
+   * @param {string} id
+   */
+  remove(id) {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.entries.delete(id);
+    this.onEvict(entry);
+  }
+
   /** Ids from least to most recently used, and the bytes they hold. */
   stats() {
     return { models: [...this.entries.keys()], bytes: this.#bytes(), maxModels: this.maxModels, maxBytes: this.maxBytes };

@@ -53,6 +53,11 @@ serveProtocol(
       return (await booted('loadModel')).loadModel(model, ctx.progress);
     },
 
+    /** Check a model given at run time and make it classifiable under its id. */
+    async registerModel({ spec }, ctx) {
+      return (await booted('registerModel')).registerModel(spec, ctx.progress);
+    },
+
     /** Decode one image and classify it, in arrival order. */
     async classify(request, ctx) {
       return (await booted('classify')).classify(request, ctx.signal);

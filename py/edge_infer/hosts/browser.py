@@ -22,12 +22,20 @@ from typing import Any
 import numpy as np
 
 from edge_infer.hooks import HookError, load_hooks
-from edge_infer.manifest import parse_manifest_json
+from edge_infer.manifest import (
+    ManifestError,
+    ModelSpec,
+    parse_labels_file,
+    parse_manifest_json,
+    parse_model_entry,
+)
 from edge_infer.pipeline import Pending, Pipeline
 
 
 class BrowserHost:
-    """All Python state of one worker: the manifest and one pipeline per loaded model.
+    """All Python state of one worker: the manifest, models registered at run time, pipelines.
+
+    One pipeline per loaded model.
 
     Args:
         manifest_json: the manifest text, validated here.
@@ -43,6 +51,8 @@ class BrowserHost:
             "python": platform.python_version(),
             "numpy": np.__version__,
         }
+        #: Models registered at run time (:meth:`register_model`), by id.
+        self.registered: dict[str, ModelSpec] = {}
         self.pipelines: dict[str, Pipeline] = {}
         self._logits: dict[str, np.ndarray] = {}
         self._pending: dict[str, Pending] = {}
@@ -63,11 +73,66 @@ class BrowserHost:
         """The runtime facts every result carries, as JSON text."""
         return json.dumps(self.runtime)
 
+    def register_model(
+        self,
+        entry_json: str,
+        labels_json: str | None = None,
+        labels_file: Any = None,
+        labels_source: str = "labels",
+        hooks_source: str | None = None,
+    ) -> None:
+        """Validate a model entry given at run time, as a manifest entry is, and keep it.
+
+        Nothing changes unless every check passes; registering an id again replaces that
+        model's entry (the worker then adds it again with :meth:`add_model`).
+
+        Args:
+            entry_json: JSON of the entry, in the manifest's schema; its ``labels`` is its id.
+            labels_json: JSON of the labels as a list of strings, or None when
+                ``labels_file`` is given.
+            labels_file: the bytes of a labels file (a JS ``Uint8Array`` in the browser),
+                parsed by :func:`~edge_infer.manifest.parse_labels_file`.
+            labels_source: the labels file's name, for error messages.
+            hooks_source: the text of the hooks file the entry names (its sha256 checked).
+
+        Raises:
+            ManifestError: the entry or the labels are not valid, or the id is a manifest
+                model's; the message names the field.
+            HookError: the hooks file does not match its sha256 or does not load.
+
+        """
+        entry = json.loads(entry_json)
+        if labels_file is not None:
+            data = labels_file.to_bytes() if hasattr(labels_file, "to_bytes") else labels_file
+            labels: Any = parse_labels_file(bytes(data), labels_source)
+        else:
+            labels = json.loads(labels_json) if labels_json is not None else None
+        spec = parse_model_entry(entry, labels, path=f"model {entry.get('id')!r}")
+        if spec.id in self.manifest.models:
+            raise ManifestError(
+                f"model {spec.id!r}.id: a model of the manifest has this id; choose another"
+            )
+        if spec.hooks is not None:
+            if hooks_source is None:
+                raise HookError(f"{spec.hooks.file}: model {spec.id} needs its hooks file")
+            load_hooks(hooks_source, spec.hooks.file, spec.hooks.sha256)
+        self.registered[spec.id] = spec
+
+    def model(self, model_id: str) -> ModelSpec:
+        """The entry of ``model_id``: registered at run time, or the manifest's."""
+        spec = self.registered.get(model_id)
+        return spec if spec is not None else self.manifest.get(model_id)
+
+    def labels_json(self, model_id: str) -> str:
+        """The labels of ``model_id`` as a JSON list."""
+        return json.dumps(self.model(model_id).labels)
+
     def add_model(self, model_id: str, hooks_source: str | None = None) -> None:
         """Make ``model_id`` classifiable (its onnxruntime-web session lives in the worker).
 
         Args:
-            model_id: a manifest id.
+            model_id: a manifest id, or the id of a model registered with
+                :meth:`register_model`.
             hooks_source: the text of the model's hooks file, when its entry names one
                 (checked against the entry's sha256 here too).
 
@@ -75,7 +140,7 @@ class BrowserHost:
             HookError: the entry names a hooks file and none came, or it does not load.
 
         """
-        model = self.manifest.get(model_id)
+        model = self.model(model_id)
         hooks = None
         if model.hooks is not None:
             if hooks_source is None:

@@ -63,3 +63,15 @@ test('rejects nonsensical bounds', () => {
   assert.throws(() => new SessionCache({ maxModels: 0 }), RangeError);
   assert.throws(() => new SessionCache({ maxBytes: 0 }), RangeError);
 });
+
+test('remove drops a cached model and releases it; an unknown id is a no-op', async () => {
+  const evicted = [];
+  const cache = new SessionCache({ maxModels: 3, onEvict: (e) => evicted.push(e.id) });
+  await cache.acquire(model('a'), async () => ({}));
+  await cache.acquire(model('b'), async () => ({}));
+  cache.remove('a');
+  cache.remove('never-loaded');
+  assert.deepEqual(evicted, ['a']);
+  assert.deepEqual(cache.stats().models, ['b']);
+  assert.equal((await cache.acquire(model('a'), async () => ({}))).cached, false);
+});

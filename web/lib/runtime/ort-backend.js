@@ -78,7 +78,10 @@ export class OrtBackend {
   /**
    * Create a session from verified model bytes.
    * @param {Uint8Array} bytes the .onnx file
-   * @param {{id: string, input: {name: string, shape: number[]}, output: {name: string}}} model manifest entry
+   * @param {{id: string, input?: {name: string, shape: number[]}, output?: {name: string}}} model
+   *   manifest entry; without `input` and `output` (a model registered at run time, whose
+   *   entry is not built yet) the session runs the model's first input and output as the
+   *   file declares them (see {@link OrtModelSession#io})
    * @returns {Promise<OrtModelSession>}
    */
   async createSession(bytes, model) {
@@ -105,9 +108,11 @@ export class OrtModelSession {
   constructor(ort, session, model) {
     this.ort = ort;
     this.session = session;
-    this.inputName = model.input.name;
-    this.outputName = model.output.name;
-    this.dims = model.input.shape;
+    /** The file's inputs and outputs: `{inputs, outputs}`, each `[{name, type, shape}]`. */
+    this.io = describeIo(session);
+    this.inputName = model.input?.name ?? this.io.inputs[0]?.name;
+    this.outputName = model.output?.name ?? this.io.outputs[0]?.name;
+    this.dims = model.input?.shape ?? this.io.inputs[0]?.shape;
   }
 
   /**
@@ -135,4 +140,18 @@ export class OrtModelSession {
   async release() {
     await this.session.release();
   }
+}
+
+/**
+ * A session's inputs and outputs as the model file declares them. A shape holds numbers, and
+ * names (strings) or -1 for dynamic dimensions; it is null when onnxruntime-web does not say.
+ * @returns {{inputs: {name: string, type: string|null, shape: (number|string)[]|null}[], outputs: {name: string, type: string|null, shape: (number|string)[]|null}[]}}
+ */
+function describeIo(session) {
+  const describe = (names, metadata = []) =>
+    names.map((name) => {
+      const meta = metadata.find((m) => m.name === name);
+      return { name, type: meta?.isTensor ? meta.type : null, shape: meta?.isTensor ? [...meta.shape] : null };
+    });
+  return { inputs: describe(session.inputNames, session.inputMetadata), outputs: describe(session.outputNames, session.outputMetadata) };
 }

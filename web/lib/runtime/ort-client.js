@@ -54,9 +54,9 @@ export class OrtWorkerBackend {
    */
   async createSession(bytes, model, onBytes) {
     const onProgress = onBytes && ((p) => onBytes(p.bytes));
-    const { sessionId, threads } = await this.channel.request('createSession', { bytes, model }, { onProgress, transfer: [bytes.buffer] });
+    const { sessionId, threads, io } = await this.channel.request('createSession', { bytes, model }, { onProgress, transfer: [bytes.buffer] });
     this.threads = threads;
-    return new OrtWorkerSession(this.channel, sessionId);
+    return new OrtWorkerSession(this.channel, sessionId, io);
   }
 
   /** Test hook: ORT's worker dies as a crash would (it honours this only with `debug`). */
@@ -77,9 +77,11 @@ export class OrtWorkerBackend {
 
 /** One session in ORT's worker. */
 class OrtWorkerSession {
-  constructor(channel, sessionId) {
+  constructor(channel, sessionId, io) {
     this.channel = channel;
     this.sessionId = sessionId;
+    /** The file's inputs and outputs (ort-backend.js OrtModelSession#io). */
+    this.io = io;
     this.spare = null; // the input buffer back from the last run, refilled by the next
   }
 
