@@ -1,7 +1,8 @@
 """A model with Python hooks as the model the page boots with (``?model=ID``): its hooks file is
-fetched and checked at boot. A hook that refuses the boot's generated warm-up image does not
-fail the boot, and the model then classifies a photo. A hooks file that is not the manifest's
-fails the boot with E_MODEL_INTEGRITY, naming the file.
+fetched and checked at boot. The boot never runs the user's hooks on its generated warm-up
+image, so a hook that would refuse that image does not fail the boot, and the model then
+classifies a photo. A hooks file that is not the manifest's fails the boot with
+E_MODEL_INTEGRITY, naming the file.
 
 Fresh pages: the boot itself is under test.
 """

@@ -5,7 +5,7 @@
  * with `deps=False`, so micropip looks nothing up and fetches nothing. micropip itself (and
  * packaging) is loaded from the vendored runtime on first need: the default boot never does.
  */
-import { fetchVerifiedFile } from './models.js';
+import { fetchVerifiedCompanion } from './models.js';
 
 /** Pyodide file-system folder the verified wheels are written to before micropip installs them. */
 const WHEEL_DIR = '/tmp/edge-infer-wheels';
@@ -21,7 +21,7 @@ const WHEEL_DIR = '/tmp/edge-infer-wheels';
 export async function installHookWheels(pyodide, python, modelsUrl, model) {
   const wheels = model.hooks?.wheels ?? [];
   if (!wheels.length) return;
-  const files = await Promise.all(wheels.map((w) => fetchVerifiedFile(modelsUrl, model, w, `wheel ${w.file}`)));
+  const files = await Promise.all(wheels.map((w) => fetchVerifiedCompanion(modelsUrl, model, w, `wheel ${w.file}`)));
   await loadMicropip(pyodide);
   pyodide.FS.mkdirTree(WHEEL_DIR);
   wheels.forEach((w, i) => pyodide.FS.writeFile(`${WHEEL_DIR}/${w.file}`, files[i]));

@@ -129,7 +129,7 @@ function concat(chunks, length) {
  * @throws {EdgeInferError} E_MODEL_FETCH if it cannot be fetched, E_MODEL_INTEGRITY if it is not the manifest's
  */
 export async function fetchVerifiedHooks(modelsUrl, model) {
-  return new TextDecoder().decode(await fetchVerifiedFile(modelsUrl, model, model.hooks, 'the hooks'));
+  return new TextDecoder().decode(await fetchVerifiedCompanion(modelsUrl, model, model.hooks, 'the hooks'));
 }
 
 /**
@@ -142,7 +142,7 @@ export async function fetchVerifiedHooks(modelsUrl, model) {
  * @returns {Promise<Uint8Array>}
  * @throws {EdgeInferError} E_MODEL_FETCH if it cannot be fetched, E_MODEL_INTEGRITY if it is not the manifest's
  */
-export async function fetchVerifiedFile(modelsUrl, model, file, what) {
+export async function fetchVerifiedCompanion(modelsUrl, model, file, what) {
   const url = modelUrl(modelsUrl, file).href;
   let bytes;
   try {
