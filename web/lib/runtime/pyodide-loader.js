@@ -392,12 +392,12 @@ export async function importHost(pyodide, { stdLibURL }, { vendorUrl, vendor }) 
   }
 }
 
-/** Where installFullLibrary puts Pyodide's whole stdlib zip (after the runtime's own). */
+/** Where installFullLibrary puts Pyodide's whole stdlib zip. */
 const FULL_STDLIB = '/lib/python3-full-stdlib.zip';
 
 /**
  * Make the whole standard library and all of numpy importable, for a model's Python hooks:
- * Pyodide's stdlib zip goes on `sys.path` after the runtime's pruned one, and numpy's wheel
+ * Pyodide's stdlib zip goes on `sys.path` before the runtime's pruned one, and numpy's wheel
  * is unpacked over site-packages. Both are verified against vendor.json first. Run once per
  * worker (the caller keeps the promise); the default boot never needs it.
  * @param {object} pyodide
@@ -422,9 +422,20 @@ export async function installFullLibrary(pyodide, { vendorUrl, vendor }) {
 export function addFullLibrary(pyodide, sitePackages, stdlibZip, numpyWheel) {
   pyodide.FS.writeFile(FULL_STDLIB, stdlibZip, { canOwn: true });
   pyodide.unpackArchive(numpyWheel, 'wheel', { extractDir: sitePackages });
+  // The whole zip goes first on sys.path, so a package imported from now on comes whole
+  // from it. A package already imported from the runtime's zip (importlib, ...) looks for
+  // its submodules on its own __path__ only: each gets its folder in the whole zip too.
   pyodide.runPython(`import importlib, sys
-if ${JSON.stringify(FULL_STDLIB)} not in sys.path:
-    sys.path.append(${JSON.stringify(FULL_STDLIB)})
+full = ${JSON.stringify(FULL_STDLIB)}
+pruned = f"/lib/python{sys.version_info.major}{sys.version_info.minor}.zip"
+if full not in sys.path:
+    sys.path.insert(sys.path.index(pruned) if pruned in sys.path else 0, full)
+for module in list(sys.modules.values()):
+    path = getattr(module, "__path__", None)
+    if isinstance(path, list):
+        for entry in list(path):
+            if entry.startswith(pruned + "/") and full + entry[len(pruned):] not in path:
+                path.append(full + entry[len(pruned):])
 importlib.invalidate_caches()`);
 }
 
