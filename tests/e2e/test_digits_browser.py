@@ -8,6 +8,7 @@ in place of ``models/`` (``serve.py --mount models=DIR``), so the checkout stays
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 
@@ -104,3 +105,52 @@ def test_eval_on_the_held_back_digits_is_equal_in_both_hosts(digits_models, tmp_
     assert native["top1_accuracy"] >= 0.95  # measured 0.961 (346/360)
     assert report["agreement"]["top1_equal"] == 1.0
     assert report["agreement"]["max_abs_dp"] < 1e-4
+
+
+# docs/custom-models.md's registerModel snippet, as written there, on files the user picked.
+REGISTER_JS = """async ({ model, hooks, image }) => {
+    const files = Object.fromEntries(Object.entries({ model, hooks, image }).map(([k, v]) =>
+        [k, new File([Uint8Array.from(atob(v.b64), (c) => c.charCodeAt(0))], v.name)]));
+    const [modelFile, hooksFile, digitImage] = [files.model, files.hooks, files.image];
+    const { createClassifier } = await import('/edge-infer.js');
+    const classifier = createClassifier();
+    const { id } = await classifier.registerModel({
+      bytes: modelFile,
+      labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+      hooks: { source: await hooksFile.text() },
+    });
+    const result = await classifier.classify(digitImage, { model: id, topK: 10 });
+    classifier.dispose();
+    return result;
+}"""
+
+
+def test_the_tutorials_run_time_registration_classifies_as_cpython(
+    page, digits_site, digits_models
+):
+    sample = EXAMPLE / "samples" / "pen-3.png"
+    proc = run_cli(
+        "classify", str(sample), "--model", "digits", "--top-k", "10",
+        "--manifest", str(digits_models / "manifest.json"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    native = {r["index"]: r["probability"] for r in json.loads(proc.stdout)["top_k"]}
+    files = {
+        key: {"name": path.name, "b64": base64.b64encode(path.read_bytes()).decode()}
+        for key, path in (
+            ("model", EXAMPLE / "digits.onnx"),
+            ("hooks", EXAMPLE / "digits_hooks.py"),
+            ("image", sample),
+        )
+    }
+    page.goto(digits_site + "models/manifest.json")  # same origin, boots nothing itself
+    result = page.evaluate(REGISTER_JS, files)
+    assert result["model"]["id"].startswith("user-")
+    assert result["preprocess_mode"] == "hook"
+    assert result["label"] == "3"
+    np.testing.assert_allclose(
+        [r["probability"] for r in result["top_k"]],
+        [native[r["index"]] for r in result["top_k"]],
+        rtol=0,
+        atol=1e-4,
+    )

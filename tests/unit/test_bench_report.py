@@ -32,6 +32,7 @@ run = load_run()
 from benchlib import results_log  # noqa: E402 (importable once run.py has set sys.path)
 from benchlib.alternatives import ALTERNATIVES  # noqa: E402
 from benchlib.models import PHOTOS  # noqa: E402
+from benchlib.network import network_targets  # noqa: E402
 from benchlib.peer import PIPELINES, agreement_with, peer_targets  # noqa: E402
 
 STAGES = ("decode", "preprocess", "inference", "postprocess", "total")
@@ -53,6 +54,7 @@ SECTIONS = {
     "memory",
     "alternatives",
     "peer",
+    "network",
 }
 MODEL_LOAD_STATS = ("cold_ms", "cold_wall_ms", "warm_ms", "first_total_ms", "first_ort_run_ms")
 AGREEMENT = ("top1", "top5_ordered", "top5_overlap")
@@ -108,6 +110,24 @@ def test_cold_start_and_time_to_ready(bench):
         ready = report["time_to_ready"][kind]
         assert is_number(ready["median"]) and is_number(ready["p95"])
         assert len(ready["samples_ms"]) == report["time_to_ready"]["loads"]
+        # The plain-JS pipeline's loads alternate with ours, and every load counted its bytes.
+        baseline = report["time_to_ready"]["baseline"][kind]
+        assert len(baseline["samples_ms"]) == report["time_to_ready"]["loads"]
+        assert is_number(baseline["median"])
+        for loads in (ready, baseline):
+            check_stats(loads["wire_bytes"])
+        for sample in visits["samples"]:
+            assert sample["wire"]["bytes"] == sum(
+                f["bytes"] for f in sample["wire"]["files"].values()
+            )
+    first, revisit = (
+        report["time_to_ready"][k]["wire_bytes"]["median"] for k in ("first_visit", "revisit")
+    )
+    assert first > 10e6 > revisit  # a revisit takes the runtime and the model from the cache
+    text = (bench["out"] / "latest.md").read_text()
+    assert (
+        "| time to ready, " in text and "| plain-js median |" in text and "ours / theirs |" in text
+    )
     # Each first visit and each steady-state page waited for Chromium to go quiet
     # (benchlib.idle).
     steady_loads = [load for c in report["raw"]["browser_configs"] for load in c["loads"]]
@@ -184,7 +204,8 @@ def test_raw_samples_are_kept(bench):
 
 def test_targets_have_name_value_limit_met(bench):
     targets = bench["report"]["targets"]
-    assert len(targets) == 9 + 7 + 2  # the memory section adds seven, the peer section two
+    # the memory section adds seven, the peer section two, the network section one
+    assert len(targets) == 9 + 7 + 2 + 1
     for target in targets:
         assert isinstance(target["name"], str) and target["name"]
         assert is_number(target["value"]), target
@@ -538,7 +559,7 @@ def test_peer_agreement_and_targets(bench):
         assert agreement["inputs"] == inputs
         assert 0.0 <= agreement["top1"] <= 1.0 and 0.0 <= agreement["top5_overlap"] <= 1.0
         assert agreement["top1_same"] + len(agreement["differs"]) == inputs
-    targets = bench["report"]["targets"][-2:]
+    targets = bench["report"]["targets"][-3:-1]
     assert targets == peer_targets(section)
     assert [t["name"] for t in targets] == [
         "first result, revisit: ours / Transformers.js",
@@ -591,3 +612,29 @@ def test_an_only_peer_run_logs_its_section_and_targets(bench, tmp_path):
     assert headings == ["### Targets", title]
     for target in report["targets"]:
         assert f"| {target['name']} |" in entry
+
+
+def test_network_section_times_both_pipelines_and_counts_their_bytes(bench):
+    report = bench["report"]
+    section = report["network"]
+    assert section["conditions"]["downloadThroughput"] * 8 == 50e6
+    assert section["conditions"]["latency"] == 20
+    assert set(section["pipelines"]) == {"product", "plain-js"}
+    for row in section["pipelines"].values():
+        assert len(row["samples"]) == section["loads"] >= 1
+        check_stats(row["page_ready_ms"])
+        check_stats(row["wire_bytes"])
+    ours = section["pipelines"]["product"]["wire_bytes"]["median"]
+    assert ours > section["pipelines"]["plain-js"]["wire_bytes"]["median"]
+    # The product's files: both runtimes' wasm came brotli-compressed, and the files add up.
+    files = {f["path"].rsplit("/", 1)[-1]: f for f in section["files"]}
+    for name in ("pyodide.asm.wasm", "ort-wasm-simd-threaded.wasm"):
+        assert files[name]["encoding"] == "br" and files[name]["bytes"] < files[name]["raw"]
+    assert (
+        sum(f["bytes"] for f in section["files"])
+        == section["pipelines"]["product"]["samples"][0]["wire"]["bytes"]
+    )
+    assert report["targets"][-1] == network_targets(section)[0]
+    text = (bench["out"] / "latest.md").read_text()
+    assert "## First visit over an emulated network (50 Mbit/s down, 20 ms RTT;" in text
+    assert "| vendor/pyodide/pyodide.asm.wasm |" in text
