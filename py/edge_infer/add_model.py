@@ -24,6 +24,9 @@ from typing import Any
 import numpy as np
 
 from edge_infer.manifest import (
+    CROP_RATIO,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     MODEL_ID,
     PURE_WHEEL,
     ManifestError,
@@ -31,11 +34,6 @@ from edge_infer.manifest import (
     parse_labels_file,
     parse_manifest_json,
 )
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-#: torchvision's Resize(256) + CenterCrop(224): the default shorter side keeps that ratio.
-CROP_RATIO = 224 / 256
 
 
 class AddModelError(Exception):

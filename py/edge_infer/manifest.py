@@ -267,6 +267,38 @@ def _parse_model(m: _Obj, label_sets: dict[str, tuple[str, ...]]) -> ModelSpec:
     )
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: torchvision's Resize(256) + CenterCrop(224): the default shorter side keeps that ratio.
+CROP_RATIO = 224 / 256
+
+
+def default_preprocess(input_shape: list[int]) -> dict:
+    """The ``preprocess`` block ``add-model`` writes when given no options, for an input shape.
+
+    The layout is NCHW when the shape allows it, else NHWC; 1 channel is grey (mean 0, std 1),
+    3 are RGB with ImageNet's mean and std; the shorter side is resized to the crop over
+    :data:`CROP_RATIO`, then centre-cropped to the input's height and width; values scale by
+    1/255. A run-time model given without ``preprocess`` gets this block.
+    """
+    _, d1, d2, d3 = input_shape
+    layout, channels, height, width = ("NCHW", d1, d2, d3) if d1 in (1, 3) else ("NHWC", d3, d1, d2)
+    grey = channels == 1
+    return {
+        "resize": {
+            "interpolation": "bilinear",
+            "antialias": True,
+            "shorter_side": round(max(height, width) / CROP_RATIO),
+        },
+        "crop": {"height": height, "width": width},
+        "scale": 1 / 255,
+        "mean": [0.0] if grey else list(IMAGENET_MEAN),
+        "std": [1.0] if grey else list(IMAGENET_STD),
+        "layout": layout,
+        "channel_order": "L" if grey else "RGB",
+    }
+
+
 def parse_model_entry(data: Any, labels: Any, path: str = "model") -> ModelSpec:
     """Validate one model entry given at run time, with its labels, exactly as a manifest entry.
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from edge_infer.add_model import add_model
 from edge_infer.hooks import HookError
 from edge_infer.hosts.browser import BrowserHost
-from edge_infer.manifest import ManifestError
+from edge_infer.manifest import ManifestError, default_preprocess
+from onnx_models import colour_model, nhwc_colour_model
 
 MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
 
@@ -82,6 +84,32 @@ def test_a_registered_model_is_validated_as_a_manifest_entry_and_then_runs(host)
     assert host.input_tensor("mine").shape == (1, 3, 32, 32)
     host.register_model(json.dumps(runtime_entry(classes=2)), labels_json='["a", "b"]')
     assert host.model("mine").labels == ("a", "b")  # registering the id again replaces it
+
+
+@pytest.mark.parametrize(
+    ("shape", "layout", "order"),
+    [([1, 3, 32, 32], "NCHW", "RGB"), ([1, 1, 8, 8], "NCHW", "L"), ([1, 32, 32, 3], "NHWC", "RGB")],
+)
+def test_a_registration_without_preprocess_gets_add_models_defaults(
+    host, tmp_path, shape, layout, order
+):
+    entry = runtime_entry(input={"name": "x", "shape": shape, "dtype": "float32"})
+    del entry["preprocess"]
+    host.register_model(json.dumps(entry), labels_json='["a", "b", "c"]')
+    spec = host.model("mine").preprocess
+    assert (spec.layout, spec.channel_order) == (layout, order)
+    # The block add-model writes for a model of this shape and no options.
+    model = tmp_path / "m.onnx"
+    if layout == "NHWC":
+        model.write_bytes(nhwc_colour_model(3, np.eye(3)))
+    else:
+        model.write_bytes(colour_model(np.ones((shape[1], 3)), in_dims=shape))
+    (tmp_path / "labels.txt").write_text("a\nb\nc\n")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_bytes(MANIFEST.read_bytes())
+    add_model(model, tmp_path / "labels.txt", manifest, model_id="added")
+    added = json.loads(manifest.read_text())["models"]
+    assert default_preprocess(shape) == next(m for m in added if m["id"] == "added")["preprocess"]
 
 
 @pytest.mark.parametrize(

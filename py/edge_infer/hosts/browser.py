@@ -25,6 +25,7 @@ from edge_infer.hooks import HookError, load_hooks
 from edge_infer.manifest import (
     ManifestError,
     ModelSpec,
+    default_preprocess,
     parse_labels_file,
     parse_manifest_json,
     parse_model_entry,
@@ -88,6 +89,8 @@ class BrowserHost:
 
         Args:
             entry_json: JSON of the entry, in the manifest's schema; its ``labels`` is its id.
+                Without ``preprocess``, ``add-model``'s defaults for its input shape
+                (:func:`~edge_infer.manifest.default_preprocess`).
             labels_json: JSON of the labels as a list of strings, or None when
                 ``labels_file`` is given.
             labels_file: the bytes of a labels file (a JS ``Uint8Array`` in the browser),
@@ -102,6 +105,8 @@ class BrowserHost:
 
         """
         entry = json.loads(entry_json)
+        if "preprocess" not in entry and _static_rank4(entry.get("input", {}).get("shape")):
+            entry["preprocess"] = default_preprocess(entry["input"]["shape"])
         if labels_file is not None:
             data = labels_file.to_bytes() if hasattr(labels_file, "to_bytes") else labels_file
             labels: Any = parse_labels_file(bytes(data), labels_source)
@@ -258,3 +263,8 @@ class BrowserHost:
     def abandon(self, model_id: str) -> None:
         """Drop :meth:`begin`'s pending image after inference failed."""
         self._pending.pop(model_id, None)
+
+
+def _static_rank4(shape: Any) -> bool:
+    """A shape :func:`default_preprocess` can read; anything else is left to validation."""
+    return isinstance(shape, list) and len(shape) == 4 and all(type(d) is int for d in shape)
