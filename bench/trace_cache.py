@@ -39,10 +39,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import BENCH, ROOT
+from benchlib import BENCH
 from benchlib.browser import READY_TIMEOUT_MS, Harness, chromium
 from benchlib.idle import wait_for_chromium_idle, wait_for_code_cache
 from benchlib.server import serve
+from benchlib.wire import stored_sizes
 from playwright.sync_api import sync_playwright
 
 CATEGORIES = [
@@ -194,18 +195,6 @@ def visit(page, url: str, classify: int, wait_s: float, image_url: str) -> dict:
     return {**out, **analyse(events)}
 
 
-def encoded_sizes() -> list[tuple[str, int, int | None, int | None]]:
-    """(file, raw bytes, brotli bytes, gzip bytes) from web/vendor/encoded.json, if any."""
-    path = ROOT / "web" / "vendor" / "encoded.json"
-    if not path.is_file():
-        return []
-    files = json.loads(path.read_text()).get("files", {})
-    return [
-        (rel, f["bytes"], f.get("br", {}).get("bytes"), f.get("gzip", {}).get("bytes"))
-        for rel, f in sorted(files.items())
-    ]
-
-
 def print_report(visits: list[dict], events: bool = False) -> None:
     """Print one block per visit: ready, network, one line per module.
 
@@ -281,12 +270,12 @@ def main() -> int:
         f"{args.wait} s quiet after each"
     )
     print_report(visits, args.events)
-    sizes = encoded_sizes()
+    sizes = stored_sizes()
     if sizes:
         print("\nprecompressed files (web/vendor/encoded.json): raw, brotli, gzip (MB)")
-        for rel, raw, br, gz in sizes:
-            fmt = lambda n: f"{n / 1e6:7.2f}" if n else "      -"  # noqa: E731
-            print(f"  {rel:60s} {fmt(raw)} {fmt(br)} {fmt(gz)}")
+        fmt = lambda n: f"{n / 1e6:7.2f}" if n else "      -"  # noqa: E731
+        for rel, size in sorted(sizes.items()):
+            print(f"  {rel:60s} {fmt(size['raw'])} {fmt(size['br'])} {fmt(size['gzip'])}")
     if args.json:
         report = {"url": url.replace(base, "/"), "args": {k: str(v) for k, v in vars(args).items()}}
         report["visits"] = [{**v, "events": dict(v["events"])} for v in visits]
