@@ -11,6 +11,7 @@ Browser tests get the app in one of two ways, as Pyodide's ``selenium`` and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -54,6 +55,17 @@ def start_server(*args: str, env: dict | None = None) -> tuple[subprocess.Popen,
             threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
             return proc, match.group(1)
     raise RuntimeError("serve.py exited before serving:\n" + "".join(lines))
+
+
+@contextlib.contextmanager
+def serving_models(folder):
+    """The dev server with ``folder`` served in place of ``models/``; yields its base URL."""
+    proc, url = start_server("--mount", f"models={folder}")
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import READY_TIMEOUT_MS, start_server
+from conftest import READY_TIMEOUT_MS, serving_models
 from helpers import MANIFEST, MODELS, ROOT, run_cli
 
 pytestmark = pytest.mark.browser
@@ -43,10 +43,8 @@ def digits_models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def digits_site(digits_models):
-    proc, url = start_server("--mount", f"models={digits_models}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serving_models(digits_models) as url:
+        yield url
 
 
 def test_rendered_digits_classified_in_the_page_equal_cpython(page, digits_site, digits_models):

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import READY_TIMEOUT_MS, start_server
+from conftest import READY_TIMEOUT_MS, serving_models
 from edge_infer.add_model import add_model
 from helpers import MANIFEST, photo
 from hook_examples import HOOKS
@@ -47,10 +47,8 @@ def hooked_site(tmp_path_factory):
         )
     with (folder / "tampered.hooks.py").open("a") as f:
         f.write("# changed after add-model\n")
-    proc, url = start_server("--mount", f"models={folder}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serving_models(folder) as url:
+        yield url
 
 
 def test_boot_model_with_a_hook_refusing_the_warm_up_image_boots_and_classifies(page, hooked_site):

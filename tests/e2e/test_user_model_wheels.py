@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import start_server
+from conftest import serving_models
 from edge_infer.add_model import add_model
 from edge_infer.hosts.native import create_pipeline
 from edge_infer.manifest import load_manifest
@@ -65,10 +65,8 @@ def wheel_models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def wheel_site(wheel_models):
-    proc, url = start_server("--mount", f"models={wheel_models}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serving_models(wheel_models) as url:
+        yield url
 
 
 # Classifies once with the default model, then once with `model`; returns both answers and

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import start_server
+from conftest import serving_models
 from edge_infer.add_model import PreprocessOptions, add_model
 from edge_infer.hosts.native import create_pipeline
 from edge_infer.manifest import load_manifest
@@ -95,10 +95,8 @@ def user_models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def user_site(user_models):
-    proc, url = start_server("--mount", f"models={user_models}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serving_models(user_models) as url:
+        yield url
 
 
 def test_added_models_answer_in_the_browser_as_in_cpython(page, user_site, user_models):
