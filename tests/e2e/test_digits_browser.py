@@ -123,9 +123,7 @@ REGISTER_JS = """async ({ model, hooks, image }) => {
 }"""
 
 
-def test_the_tutorials_run_time_registration_classifies_as_cpython(
-    page, digits_site, digits_models
-):
+def test_the_tutorials_run_time_registration_classifies_as_cpython(ready_page, digits_models):
     sample = EXAMPLE / "samples" / "pen-3.png"
     proc = run_cli(
         "classify", str(sample), "--model", "digits", "--top-k", "10",
@@ -141,8 +139,7 @@ def test_the_tutorials_run_time_registration_classifies_as_cpython(
             ("image", sample),
         )
     }
-    page.goto(digits_site + "models/manifest.json")  # same origin, boots nothing itself
-    result = page.evaluate(REGISTER_JS, files)
+    result = ready_page.evaluate(REGISTER_JS, files)  # the model travels as bytes
     assert result["model"]["id"].startswith("user-")
     assert result["preprocess_mode"] == "hook"
     assert result["label"] == "3"
